@@ -1,0 +1,33 @@
+"""derive: derivatives explained step by step, the way a teacher writes them, and checked
+against numbers.
+
+>>> from derive import explain
+>>> d = explain("sin(x^2)", wrt="x")
+>>> d.result
+2*x*cos(x**2)
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["explain", "parse", "Derivation", "Step", "DeriveError", "__version__"]
+
+
+def __getattr__(name):
+    # Imports are lazy so `derive --version` and `derive --help` don't pay for SymPy.
+    if name in ("explain", "Derivation"):
+        from . import derivation
+
+        return getattr(derivation, name)
+    if name == "parse":
+        from .parse import parse
+
+        return parse
+    if name == "Step":
+        from .steps import Step
+
+        return Step
+    if name == "DeriveError":
+        from .errors import DeriveError
+
+        return DeriveError
+    raise AttributeError(f"module 'derive' has no attribute {name!r}")

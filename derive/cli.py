@@ -1,0 +1,172 @@
+"""The ``derive`` command. Commands are thin: read the options, call the library, print.
+
+Every failure the user can cause ends as one line, ``Error: …``, and exit code 2; a
+derivation that fails its own numeric check exits 3. Never a traceback.
+"""
+
+import os
+import sys
+import tempfile
+
+import click
+
+from . import __version__
+from .errors import DeriveError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+TIME_LIMIT = 60  # seconds for one command: bounded input should never come near it
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="derive",
+                      message="%(prog)s %(version)s")
+def cli():
+    """Derivatives explained step by step, the way a teacher writes them, and checked
+    against numbers.
+
+    \b
+    Examples:
+      derive explain mse --wrt weight
+      derive explain "sin(x^2)" --wrt x
+      derive explain "(w*x + b - y)^2" --wrt w --format markdown
+      derive list
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("expression")
+@click.option("--wrt", metavar="NAME",
+              help="The variable to differentiate by (for a named problem, a parameter: weight or w).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
+              default="text", show_default=True, help="How to write the explanation.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (whole, or not at all) instead of the terminal.")
+@click.option("--standalone", is_flag=True,
+              help="With --format latex: a complete document that compiles with pdflatex.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the random points of the numeric check.")
+def explain(expression, wrt, fmt, output, standalone, seed):
+    """Explain the derivative of EXPRESSION step by step, and check it against numbers.
+
+    EXPRESSION is a formula such as "sin(x^2)" or "exp(2x) cos(x)" (^ or ** for powers,
+    2x for 2*x), or a named problem: mse, the lesson's mean squared error.
+
+    \b
+    Examples:
+      derive explain mse --wrt weight
+      derive explain mse --wrt bias
+      derive explain "sin(x^2)" --wrt x
+      derive explain "(w*x + b - y)^2" --wrt w --format markdown
+      derive explain "exp(2x) cos(x)" --wrt x --format latex -o steps.tex
+      derive explain "x**x" --wrt x --format json
+
+    Exit codes: 0 explained and checked; 2 bad input; 3 the numeric check failed.
+    """
+    from .derivation import explain as explain_expression
+    from .limits import TimeLimit, time_limit
+
+    try:
+        with time_limit(TIME_LIMIT):
+            derivation = explain_expression(expression, wrt=wrt, seed=seed)
+            color = fmt == "text" and output is None and _color_wanted()
+            text = _render(derivation, fmt, color, standalone)
+    except TimeLimit:
+        raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")
+
+    if derivation.check is not None and not derivation.check.passed:
+        # Loudly, on the terminal, and never into a file that may be handed out.
+        click.echo(text if output is None or fmt != "json" else derivation.to_json())
+        click.echo("Error: the numeric check of this derivation failed; it is not trustworthy "
+                   "(see CHECK FAILED above).", err=True)
+        sys.exit(3)
+    if output:
+        write_whole(output, text)
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command(name="list", context_settings=CONTEXT)
+def list_problems():
+    """List the named problems that `derive explain NAME` knows.
+
+    \b
+    Example:
+      derive list
+    """
+    from .printing import to_text
+    from .problems import CATALOG
+
+    for name, build in CATALOG.items():
+        problem = build()
+        params = ", ".join(f"{p.name} ({to_text(p.symbol)})" for p in problem.parameters)
+        click.echo(f"{name:8} {problem.title}: {to_text(problem.loss_symbol)} = {to_text(problem.written_out)}")
+        click.echo(f"{'':8} parameters: {params}")
+
+
+def _render(derivation, fmt, color, standalone):
+    if fmt == "json":
+        return derivation.to_json() + "\n"
+    if fmt == "text":
+        return derivation.to_text(color=color)
+    if fmt == "markdown":
+        return derivation.to_markdown()
+    return derivation.to_latex(standalone=standalone)
+
+
+def _color_wanted():
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def write_whole(path, text):
+    """Write ``text`` to ``path`` atomically: a reader sees the old file or the new, whole."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".derive-", suffix=".tmp")
+    except OSError as error:
+        raise DeriveError(f"cannot write {path}: {error.strerror}")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        os.unlink(temporary)
+        raise DeriveError(f"cannot write {path}: {error.strerror}")
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def main(argv=None):
+    """The console script: run the CLI, turning every error into one line."""
+    try:
+        cli.main(args=argv, prog_name="derive", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Error: interrupted", err=True)
+        sys.exit(130)
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path if error.ctx else 'derive'} --help')"
+        click.echo(f"Error: {error.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"Error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except DeriveError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except RecursionError:
+        click.echo("Error: the expression is nested too deeply to explain", err=True)
+        sys.exit(2)
+    except MemoryError:
+        click.echo("Error: the expression is too large to explain", err=True)
+        sys.exit(2)
+    except Exception as error:  # a bug of ours: still one line, and say where to report it
+        click.echo(f"Error: internal error ({type(error).__name__}: {error}); please report it", err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

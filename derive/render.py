@@ -1,0 +1,184 @@
+"""Rendering through Jinja: the templates hold every word and the layout, Python the math.
+
+``templates/words.j2`` says each rule in words once, for every format; it is handed a
+*format* object whose methods write math the way that format needs (Unicode for the
+terminal, ``$…$`` for Markdown, bare LaTeX for LaTeX). Each format then has one layout
+template: ``text.j2``, ``markdown.j2``, ``latex.j2``. The LaTeX one uses ``<< >>`` and
+``<% %>`` as delimiters, so TeX's own braces never clash with Jinja's.
+"""
+
+import functools
+from pathlib import Path
+
+import jinja2
+
+from . import printing
+
+FORMATS = ("text", "markdown", "latex", "json")
+
+
+def templates_dir():
+    """The packaged templates (a wheel installs them as derive/templates), else the checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "words.j2").is_file():
+            return candidate
+    raise FileNotFoundError(f"derive's templates are missing (looked in {here}/templates and {here.parent}/templates)")
+
+
+class TextFormat:
+    """Math as one line of Unicode."""
+
+    name = "text"
+
+    def __init__(self, color=False):
+        self.color = color
+
+    def m(self, expr):
+        return printing.to_text(expr)
+
+    def op(self, wrt, partial=False):
+        return printing.text_derivative_operator(wrt, partial)
+
+    def dd(self, expr, wrt, partial=False):
+        """``d/dx sin(x²)``, bracketed where the expression has several terms."""
+        inner = self.m(expr)
+        if expr.is_Add or expr.is_Mul:
+            inner = f"[{inner}]"
+        return f"{self.op(wrt, partial)} {inner}"
+
+    def leibniz(self, top, wrt, partial=False):
+        """``d(errorᵢ²)/d(errorᵢ)`` or ``∂L/∂w``."""
+        mark = "∂" if partial else "d"
+        top_text = self.m(top)
+        if not top.is_Atom:
+            top_text = f"({top_text})"
+        bottom = self.m(wrt)
+        return f"{mark}{top_text}/{mark}{bottom}"
+
+    def t(self, text):
+        return text
+
+    def strong(self, text):
+        return f"\x1b[1m{text}\x1b[0m" if self.color else text
+
+    def bad(self, text):
+        return f"\x1b[1;31m{text}\x1b[0m" if self.color else text
+
+    def good(self, text):
+        return f"\x1b[32m{text}\x1b[0m" if self.color else text
+
+
+class LatexFormat:
+    """Math as LaTeX with no delimiters (the layout template adds them)."""
+
+    name = "latex"
+
+    def m(self, expr):
+        return printing.to_latex(expr)
+
+    # The methods below call LatexFormat.m, not self.m: a subclass wraps self.m in $…$.
+    def op(self, wrt, partial=False):
+        mark = r"\partial " if partial else "d"
+        return r"\frac{%s}{%s%s}" % (mark.strip(), mark, LatexFormat.m(self, wrt))
+
+    def dd(self, expr, wrt, partial=False):
+        inner = LatexFormat.m(self, expr)
+        if expr.is_Add or expr.is_Mul:
+            inner = r"\left(%s\right)" % inner
+        return r"%s %s" % (LatexFormat.op(self, wrt, partial), inner)
+
+    def leibniz(self, top, wrt, partial=False):
+        mark = r"\partial " if partial else "d"
+        top_text = LatexFormat.m(self, top)
+        if not top.is_Atom:
+            top_text = r"\left(%s\right)" % top_text
+        return r"\frac{%s%s}{%s%s}" % (mark, top_text, mark, LatexFormat.m(self, wrt))
+
+    def t(self, text):
+        return printing.latex_escape(text)
+
+    def strong(self, text):
+        return r"\textbf{%s}" % text
+
+    bad = strong
+
+    def good(self, text):
+        return text
+
+
+class InlineLatexFormat(LatexFormat):
+    """LaTeX math inside ``$…$``: for Markdown (GitHub and Jupyter render it) and for the
+    sentences of a LaTeX document."""
+
+    name = "markdown"
+
+    def _wrap(method):
+        @functools.wraps(method)
+        def wrapped(self, *args, **kwargs):
+            return "$" + method(self, *args, **kwargs) + "$"
+
+        return wrapped
+
+    bare = LatexFormat()  # for $$…$$ display math, where the layout adds the delimiters
+    m = _wrap(LatexFormat.m)
+    op = _wrap(LatexFormat.op)
+    dd = _wrap(LatexFormat.dd)
+    leibniz = _wrap(LatexFormat.leibniz)
+
+    def t(self, text):
+        return text
+
+    def strong(self, text):
+        return f"**{text}**"
+
+    bad = strong
+
+
+class LatexWordsFormat(InlineLatexFormat):
+    """The sentences of a LaTeX document: math in ``$…$``, text escaped, bold as \\textbf."""
+
+    name = "latex"
+    t = LatexFormat.t
+    strong = LatexFormat.strong
+    bad = LatexFormat.strong
+
+
+@functools.lru_cache(maxsize=None)
+def _environment(latex, directory):
+    loader = jinja2.FileSystemLoader(directory)
+    options = dict(loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                   undefined=jinja2.StrictUndefined, autoescape=False)
+    if latex:
+        options.update(block_start_string="<%", block_end_string="%>",
+                       variable_start_string="<<", variable_end_string=">>",
+                       comment_start_string="<#", comment_end_string="#>")
+    return jinja2.Environment(**options)
+
+
+def words(fmt, directory=None):
+    """The shared words of ``words.j2``, bound to one format's way of writing math."""
+    env = _environment(False, str(directory or templates_dir()))
+    import sympy
+
+    # X and N write the general power rule; E is e, the base of the natural logarithm.
+    names = {"f": fmt, "X": sympy.Symbol("x"), "N": sympy.Symbol("n"), "E": sympy.E}
+    return env.get_template("words.j2").make_module(names)
+
+
+def render(derivation, fmt="text", *, color=False, standalone=False, directory=None):
+    """The derivation as text, Markdown or LaTeX, through its layout template."""
+    directory = str(directory or templates_dir())
+    if fmt == "text":
+        f, template, latex = TextFormat(color), "text.j2", False
+    elif fmt == "markdown":
+        f, template, latex = InlineLatexFormat(), "markdown.j2", False
+    elif fmt == "latex":
+        f, template, latex = LatexFormat(), "latex.j2", True
+    else:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    env = _environment(latex, directory)
+    say = words(LatexWordsFormat() if latex else f, directory)
+    text = env.get_template(template).render(d=derivation, f=f, say=say, standalone=standalone)
+    # The shared words write a few math signs as Unicode (·, −, ′); pdflatex wants commands.
+    return printing.unicode_to_latex(text) if latex else text

@@ -1,0 +1,331 @@
+"""The rule engine: differentiate an expression step by step, recording every step.
+
+Each rule is a small method that states its formula in its docstring, computes the local
+derivative right next to the operation it belongs to, and names its substeps. The
+dispatcher in ``Engine.differentiate`` picks the first rule that applies; anything no
+rule covers goes to the explicit ``known_derivative`` fallback (SymPy's own table), so an
+unknown function is never a crash and never a silently wrong answer.
+
+>>> import sympy
+>>> x = sympy.Symbol("x", real=True)
+>>> differentiate(sympy.sin(x**2), x).derivative
+2*x*cos(x**2)
+"""
+
+import sympy
+from sympy import (
+    Abs, Add, Derivative, Max, Min, Mul, Piecewise, Pow, S, Sum, Symbol, UnevaluatedExpr,
+    acos, acot, acosh, asin, asinh, atan, atanh, cos, cosh, cot, coth, csc, csch, exp, log,
+    sec, sech, sign, sin, sinh, sqrt, tan, tanh,
+)
+from sympy.core.function import AppliedUndef
+
+from .functions import sigmoid
+from .limits import TimeLimit, time_limit
+from .steps import Step
+
+# Local derivatives, d/du F(u), each beside the function it belongs to.
+TRIG = {
+    sin: lambda u: cos(u),
+    cos: lambda u: -sin(u),
+    tan: lambda u: sec(u) ** 2,
+    cot: lambda u: -csc(u) ** 2,
+    sec: lambda u: sec(u) * tan(u),
+    csc: lambda u: -csc(u) * cot(u),
+}
+INVERSE_TRIG = {
+    asin: lambda u: 1 / sqrt(1 - u**2),
+    acos: lambda u: -1 / sqrt(1 - u**2),
+    atan: lambda u: 1 / (1 + u**2),
+    acot: lambda u: -1 / (1 + u**2),
+}
+HYPERBOLIC = {
+    sinh: lambda u: cosh(u),
+    cosh: lambda u: sinh(u),
+    tanh: lambda u: 1 - tanh(u) ** 2,
+    coth: lambda u: 1 - coth(u) ** 2,
+    sech: lambda u: -sech(u) * tanh(u),
+    csch: lambda u: -csch(u) * coth(u),
+    asinh: lambda u: 1 / sqrt(u**2 + 1),
+    acosh: lambda u: 1 / sqrt(u**2 - 1),
+    atanh: lambda u: 1 / (1 - u**2),
+}
+
+TIDY_SECONDS = 2.0
+
+
+def differentiate(expr, wrt, definitions=None):
+    """The step tree of d(expr)/d(wrt), its result tidied and shown as a last step.
+
+    ``definitions`` maps named intermediates to what they stand for, e.g.
+    ``{error_i: yhat_i - y[i], yhat_i: w*x[i] + b}``: the chain rule then passes through
+    those names, and the result has them substituted back.
+    """
+    engine = Engine(expr, wrt, definitions)
+    raw = engine.differentiate(expr, wrt)
+    return engine.finish(raw)
+
+
+class Engine:
+    """One derivation's state: the named intermediates and the chain-rule names in use."""
+
+    def __init__(self, expr, wrt, definitions=None):
+        self.wrt = wrt
+        self.definitions = dict(definitions or {})
+        self._depends_memo = {}
+        self._counter = 0
+        taken = set(expr.free_symbols) | set(self.definitions)
+        for value in self.definitions.values():
+            taken |= value.free_symbols
+        self._taken = {str(s) for s in taken}
+
+    # -- helpers -------------------------------------------------------------------------
+    def depends(self, expr, var):
+        """Whether expr changes with var, directly or through a named intermediate."""
+        symbols = expr.free_symbols
+        if var in symbols:
+            return True
+        return any(s in self.definitions and self._name_depends(s, var) for s in symbols)
+
+    def _name_depends(self, name, var):
+        key = (name, var)
+        if key not in self._depends_memo:
+            self._depends_memo[key] = False  # a cycle cannot make a name depend on itself
+            self._depends_memo[key] = self.depends(self.definitions[name], var)
+        return self._depends_memo[key]
+
+    def new_name(self):
+        """A fresh chain-rule intermediate u₁, u₂, …, never one already in use."""
+        while True:
+            self._counter += 1
+            name = f"u_{self._counter}"
+            if name not in self._taken:
+                self._taken.add(name)
+                return Symbol(name, real=True)
+
+    # -- dispatch ------------------------------------------------------------------------
+    def differentiate(self, expr, x):
+        """The step for d(expr)/dx, choosing the first rule that applies."""
+        if not self.depends(expr, x):
+            return self.constant(expr, x)
+        if expr == x:
+            return Step("variable", expr, x, S.One)
+        if expr in self.definitions:
+            return self.definition(expr, x)
+        if expr.is_Add:
+            return self.sum_rule(expr, x)
+        if expr.is_Mul:
+            return self.product_like(expr, x)
+        if expr.is_Pow:
+            return self.power_like(expr, x)
+        if isinstance(expr, Sum) and not any(
+            x in sympy.Tuple(*limit[1:]).free_symbols for limit in expr.limits
+        ):
+            return self.summation(expr, x)
+        if isinstance(expr, (Max, Min)):
+            return self.max_min(expr, x)
+        if isinstance(expr, Piecewise):
+            return self.piecewise(expr, x)
+        if isinstance(expr, sympy.Function) and len(expr.args) == 1:
+            (arg,) = expr.args
+            if arg == x:
+                return self.function(expr, x)
+            return self.chain(expr, x, arg, lambda u: expr.func(u))
+        return self.known_derivative(expr, x)
+
+    # -- the rules -----------------------------------------------------------------------
+    def constant(self, expr, x):
+        """d/dx c = 0: nothing in c changes with x."""
+        return Step("constant", expr, x, S.Zero)
+
+    def definition(self, name, x):
+        """d/dx name = d/dx (what the name stands for)."""
+        meaning = self.definitions[name]
+        sub = self.differentiate(meaning, x)
+        return Step("definition", name, x, sub.derivative, [sub], intermediate=(name, meaning))
+
+    def sum_rule(self, expr, x):
+        """d/dx (f + g) = f′ + g′: term by term."""
+        subs = [self.differentiate(term, x) for term in expr.args]
+        return Step("sum", expr, x, Add(*[s.derivative for s in subs]), subs)
+
+    def product_like(self, expr, x):
+        """Constant multiple, quotient or product, by what the factors are."""
+        factors = expr.args
+        constants = [f for f in factors if not self.depends(f, x)]
+        if constants:
+            c = Mul(*constants)
+            rest = Mul(*[f for f in factors if self.depends(f, x)])
+            sub = self.differentiate(rest, x)
+            return Step(
+                "constant_multiple", expr, x, c * sub.derivative, [sub],
+                detail={"constant": c, "factor": rest},
+            )
+        denominators = [f for f in factors if f.is_Pow and f.exp.is_number and f.exp.is_negative]
+        numerators = [f for f in factors if f not in denominators]
+        if denominators and numerators:
+            u = Mul(*numerators)
+            v = Mul(*[Pow(f.base, -f.exp) for f in denominators])
+            return self.quotient(expr, x, u, v)
+        return self.product(expr, x, factors[0], Mul(*factors[1:]))
+
+    def product(self, expr, x, u, v):
+        """d/dx (u·v) = u′·v + u·v′."""
+        du, dv = self.differentiate(u, x), self.differentiate(v, x)
+        result = du.derivative * v + u * dv.derivative
+        return Step("product", expr, x, result, [du, dv], detail={"u": u, "v": v})
+
+    def quotient(self, expr, x, u, v):
+        """d/dx (u/v) = (u′·v − u·v′)/v²."""
+        du, dv = self.differentiate(u, x), self.differentiate(v, x)
+        result = (du.derivative * v - u * dv.derivative) / v**2
+        return Step("quotient", expr, x, result, [du, dv], detail={"u": u, "v": v})
+
+    def power_like(self, expr, x):
+        """Power, exponential or general power, by which of base and exponent vary."""
+        base, n = expr.base, expr.exp
+        base_varies, exponent_varies = self.depends(base, x), self.depends(n, x)
+        if base_varies and exponent_varies:
+            return self.general_power(expr, x)
+        if base_varies:
+            if base == x:
+                return self.power(expr, x)
+            return self.chain(expr, x, base, lambda u: Pow(u, n))
+        if n == x:
+            return self.exponential(expr, x)
+        return self.chain(expr, x, n, lambda u: Pow(base, u))
+
+    def power(self, expr, x):
+        """d/dx xⁿ = n·xⁿ⁻¹ (n a constant); √x and 1/x are first written as powers."""
+        n = expr.exp
+        step = Step("power", expr, x, n * x ** (n - 1), detail={"n": n})
+        if n.is_Integer and n.is_positive:
+            return step
+        written = Pow(x, UnevaluatedExpr(n))
+        return Step("rewrite", expr, x, step.derivative, [step], detail={"as": written})
+
+    def exponential(self, expr, x):
+        """d/dx aˣ = aˣ·ln a (and eˣ is its own derivative)."""
+        return Step("exp", expr, x, expr * log(expr.base), detail={"base": expr.base})
+
+    def general_power(self, expr, x):
+        """d/dx f^g = f^g·(g′·ln f + g·f′/f), by differentiating ln y = g·ln f."""
+        log_form = expr.exp * log(expr.base)
+        sub = self.differentiate(log_form, x)
+        return Step(
+            "general_power", expr, x, expr * sub.derivative, [sub], detail={"log_form": log_form}
+        )
+
+    def summation(self, expr, x):
+        """d/dx Σ fᵢ = Σ d/dx fᵢ: a derivative passes through a sum term by term."""
+        sub = self.differentiate(expr.function, x)
+        return Step("summation", expr, x, Sum(sub.derivative, *expr.limits), [sub])
+
+    def max_min(self, expr, x):
+        """d/dx max(f, g) = f′ where f > g, g′ where g > f (undefined where they meet)."""
+        first, rest = expr.args[0], expr.func(*expr.args[1:])
+        d_first, d_rest = self.differentiate(first, x), self.differentiate(rest, x)
+        wins = first > rest if isinstance(expr, Max) else first < rest
+        result = Piecewise((d_first.derivative, wins), (d_rest.derivative, True))
+        return Step(
+            "piecewise", expr, x, result, [d_first, d_rest],
+            detail={"kind": "max" if isinstance(expr, Max) else "min", "first": first, "rest": rest},
+        )
+
+    def piecewise(self, expr, x):
+        """d/dx of a piecewise function: each piece differentiated where it holds."""
+        subs = [self.differentiate(piece, x) for piece, _ in expr.args]
+        result = Piecewise(*[(s.derivative, cond) for s, (_, cond) in zip(subs, expr.args)])
+        return Step("piecewise", expr, x, result, subs, detail={"kind": "pieces"})
+
+    def chain(self, expr, x, inner, outer_of):
+        """d/dx f(u) = f′(u)·du/dx, naming the inner part u (or using the problem's name)."""
+        named = inner in self.definitions  # the problem already has a name for it
+        u = inner if named else self.new_name()
+        outer = self.differentiate(outer_of(u), u)
+        inner_step = self.differentiate(inner, x)
+        outer_at_inner = outer.derivative if named else outer.derivative.subs(u, inner)
+        result = outer_at_inner * inner_step.derivative
+        return Step(
+            "chain", expr, x, result, [outer, inner_step],
+            intermediate=(u, self.definitions[u] if named else inner),
+            detail={"outer": outer_of(u), "outer_at_inner": outer_at_inner, "named": named},
+        )
+
+    def function(self, expr, x):
+        """The derivative of a named function of x itself: exp, ln, trig, hyperbolic, |x|, σ."""
+        f = expr.func
+        if f is exp:
+            return Step("exp", expr, x, expr, detail={"base": sympy.E})
+        if f is log:
+            return Step("log", expr, x, 1 / x)
+        for rule, table in (("trig", TRIG), ("inverse_trig", INVERSE_TRIG), ("hyperbolic", HYPERBOLIC)):
+            if f in table:
+                return Step(rule, expr, x, table[f](x), detail={"function": f.__name__})
+        if f is Abs:
+            return Step("abs", expr, x, sign(x))
+        if f is sigmoid:
+            return self.sigmoid(expr, x)
+        return self.known_derivative(expr, x)
+
+    def sigmoid(self, expr, x):
+        """σ(x) = 1/(1 + e^(−x)), whose derivative tidies to σ(x)·(1 − σ(x))."""
+        written = 1 / (1 + exp(-x))
+        sub = self.differentiate(written, x)
+        result = expr * (1 - expr)
+        return Step("rewrite", expr, x, result, [sub], detail={"as": written, "identity": "sigmoid"})
+
+    def known_derivative(self, expr, x):
+        """A derivative from SymPy's own table, for what no rule of ours covers."""
+        abstract = isinstance(expr, AppliedUndef)
+        return Step("known_derivative", expr, x, sympy.diff(expr, x), detail={"abstract": abstract})
+
+    # -- the last step -------------------------------------------------------------------
+    def finish(self, raw):
+        """Substitute named intermediates back and tidy the result, shown as one step."""
+        result = raw.derivative
+        substituted = None
+        if self.definitions:
+            substituted = substitute_definitions(result, self.definitions)
+            result = substituted
+        tidied = tidy(result)
+        if tidied == raw.derivative:
+            return raw
+        return Step(
+            "simplify", raw.expression, raw.wrt, tidied, [raw],
+            detail={"raw": raw.derivative, "substituted": substituted},
+        )
+
+
+def substitute_definitions(expr, definitions, max_rounds=50):
+    """Replace named intermediates by their definitions until none is left."""
+    for _ in range(max_rounds):
+        if not expr.free_symbols & definitions.keys():
+            return expr
+        expr = expr.xreplace(definitions)
+    return expr
+
+
+def tidy(expr):
+    """The most readable of a few cheap equivalent forms, under a time bound.
+
+    ``simplify`` is too slow for the hot path (50–150 ms for the simplest derivative), so
+    the candidates are ones that cost about as much as the derivative itself.
+    """
+    candidates = []  # on a tie the earlier, more factored form wins
+    try:
+        with time_limit(TIDY_SECONDS):
+            candidates.append(sympy.factor_terms(expr))
+            if not expr.has(Sum, Piecewise, Derivative) and expr.is_Add:
+                together = sympy.together(expr)
+                if together != expr:
+                    candidates.append(sympy.factor_terms(together))
+    except (TimeLimit, RecursionError, TypeError, ValueError, sympy.PolynomialError):
+        pass
+    candidates.append(expr)
+    return min(candidates, key=readability)
+
+
+def readability(expr):
+    """Smaller reads better: operations first, then printed length."""
+    return (sympy.count_ops(expr), len(str(expr)))
