@@ -56,6 +56,11 @@ class TextFormat:
         bottom = self.m(wrt)
         return f"{mark}{top_text}/{mark}{bottom}"
 
+    def mf(self, expr):
+        """A factor of a product: bracketed when it is a sum or negative, ``(−1)``."""
+        text = self.m(expr)
+        return f"({text})" if expr.is_Add or expr.could_extract_minus_sign() else text
+
     def t(self, text):
         return text
 
@@ -95,6 +100,12 @@ class LatexFormat:
             top_text = r"\left(%s\right)" % top_text
         return r"\frac{%s%s}{%s%s}" % (mark, top_text, mark, LatexFormat.m(self, wrt))
 
+    def mf(self, expr):
+        text = LatexFormat.m(self, expr)
+        if expr.is_Add or expr.could_extract_minus_sign():
+            text = r"\left(%s\right)" % text
+        return text
+
     def t(self, text):
         return printing.latex_escape(text)
 
@@ -122,6 +133,7 @@ class InlineLatexFormat(LatexFormat):
 
     bare = LatexFormat()  # for $$…$$ display math, where the layout adds the delimiters
     m = _wrap(LatexFormat.m)
+    mf = _wrap(LatexFormat.mf)
     op = _wrap(LatexFormat.op)
     dd = _wrap(LatexFormat.dd)
     leibniz = _wrap(LatexFormat.leibniz)

@@ -273,7 +273,9 @@ class Engine:
         written = 1 / (1 + exp(-x))
         sub = self.differentiate(written, x)
         result = expr * (1 - expr)
-        return Step("rewrite", expr, x, result, [sub], detail={"as": written, "identity": "sigmoid"})
+        complement = exp(-x) / (1 + exp(-x))  # 1 − σ(x), the other factor of the identity
+        return Step("rewrite", expr, x, result, [sub],
+                    detail={"as": written, "identity": "sigmoid", "complement": complement})
 
     def known_derivative(self, expr, x):
         """A derivative from SymPy's own table, for what no rule of ours covers."""
