@@ -1,0 +1,143 @@
+"""The command line: what a user types, what they see, and the exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import sympy
+
+from derive.cli import main
+
+
+def run(capsys, *argv):
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as done:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return done.value.code, out, err
+
+
+def test_mse_weight_end_to_end_as_a_user_runs_it():
+    """A real process, as a new user runs it: no traceback, the lesson's result, exit 0."""
+    run_ = subprocess.run([sys.executable, "-m", "derive", "explain", "mse", "--wrt", "weight"],
+                          capture_output=True, text=True, timeout=120)
+    assert run_.returncode == 0, run_.stderr
+    assert "∂L/∂w = (2/n) Σᵢ₌₁ⁿ (b + w xᵢ − yᵢ) xᵢ" in run_.stdout
+    assert "w ← w − α" in run_.stdout and "Checked" in run_.stdout
+    assert "Traceback" not in run_.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["explain", "mse", "--wrt", "bias"],
+    ["explain", "sin(x^2)", "--wrt", "x"],
+    ["explain", "(w*x + b - y)^2", "--wrt", "w", "--format", "markdown"],
+    ["explain", "x**x", "--wrt", "x", "--format", "json"],
+    ["explain", "exp(2x) cos(x)", "--wrt", "x", "--format", "latex"],
+    ["list"],
+])
+def test_the_documented_commands_work(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert out.strip() and not err
+
+
+def test_json_output_is_the_dict(capsys):
+    code, out, _ = run(capsys, "explain", "x**x", "--wrt", "x", "--format", "json")
+    data = json.loads(out)
+    x = sympy.Symbol("x", real=True)
+    assert data["wrt"] == "x" and data["check"]["passed"]
+    assert data["derivative"] == str(sympy.factor_terms(sympy.diff(x**x, x)))
+
+
+def test_output_file_is_written_whole(capsys, tmp_path):
+    target = tmp_path / "steps.tex"
+    code, out, err = run(capsys, "explain", "exp(2x) cos(x)", "--wrt", "x", "--format", "latex",
+                         "-o", str(target))
+    assert code == 0 and "Wrote" in err
+    assert target.read_text().startswith("\\subsection*")
+    assert [p.name for p in tmp_path.iterdir()] == ["steps.tex"]  # no temporary left behind
+
+
+def test_unwritable_output_is_one_line_and_leaves_nothing(capsys, tmp_path):
+    code, out, err = run(capsys, "explain", "sin(x)", "-o", str(tmp_path / "missing" / "x.md"))
+    assert code == 2 and err.startswith("Error: cannot write") and err.count("\n") == 1
+
+
+def test_a_failed_check_exits_3_and_writes_no_file(capsys, tmp_path, monkeypatch):
+    from derive import rules
+
+    monkeypatch.setitem(rules.TRIG, sympy.cos, lambda u: sympy.sin(u))  # a wrong rule, on purpose
+    target = tmp_path / "handout.md"
+    code, out, err = run(capsys, "explain", "cos(x^2)", "--wrt", "x", "-o", str(target))
+    assert code == 3
+    assert "CHECK FAILED" in out and "not trustworthy" in err
+    assert not target.exists()
+
+
+def test_version_and_help(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("derive ")
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "derive explain mse --wrt weight" in out
+    for command in ("explain", "list"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and "Example" in out
+
+
+BAD_INPUT = [
+    (["explain", "__import__('os').system('echo pwned')", "--wrt", "x"], "column"),
+    (["explain", "().__class__", "--wrt", "x"], ""),
+    (["explain", "x.real", "--wrt", "x"], "column"),
+    (["explain", "'text'", "--wrt", "x"], ""),
+    (["explain", "lambda x: x", "--wrt", "x"], ""),
+    (["explain", "[x for x in y]", "--wrt", "x"], ""),
+    (["explain", "x # comment", "--wrt", "x"], ""),
+    (["explain", "x[0]", "--wrt", "x"], ""),
+    (["explain", "import os", "--wrt", "x"], "keyword"),
+    (["explain", "foo(x)", "--wrt", "x"], "unknown function"),
+    (["explain", "sin(x", "--wrt", "x"], ""),
+    (["explain", "sin(x))", "--wrt", "x"], ""),
+    (["explain", "9**9**9**9", "--wrt", "x"], ""),
+    (["explain", "x**(10**100000)", "--wrt", "x"], ""),
+    (["explain", "10**10**10", "--wrt", "x"], ""),
+    (["explain", "(" * 5000 + "x" + ")" * 5000, "--wrt", "x"], ""),
+    (["explain", "x+" * 60000 + "x", "--wrt", "x"], ""),
+    (["explain", "х^2", "--wrt", "x"], "CYRILLIC"),  # a Cyrillic х, not x
+    (["explain", "x\x00", "--wrt", "x"], ""),
+    (["explain", "", "--wrt", "x"], "empty"),
+    (["explain", "   "], "empty"),
+    (["explain", "sin(x)", "--wrt", "2x"], "variable name"),
+    (["explain", "w*x + b"], "several variables"),
+    (["explain", "mse", "--wrt", "slope"], "weight (w), bias (b)"),
+    (["explain", "mse"], "--wrt"),
+    (["explain", "sin(x)", "--format", "pdf"], "pdf"),
+    (["explain"], "EXPRESSION"),
+    (["explain", "sin(x)", "--seed", "-1"], ""),
+    (["nosuchcommand"], "nosuchcommand"),
+]
+
+
+@pytest.mark.parametrize("argv, mentions", BAD_INPUT, ids=[repr(a[1])[:30] if len(a) > 1 else a[0] for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_exit_2(capsys, argv, mentions):
+    started = time.perf_counter()
+    code, out, err = run(capsys, *argv)
+    assert time.perf_counter() - started < 5  # a hang detector, not a speed target
+    assert code == 2
+    assert err.startswith("Error: ") and err.count("\n") == 1, err
+    assert mentions in err
+    assert "Traceback" not in err and not out
+
+
+def test_hostile_input_runs_no_code(capsys, tmp_path):
+    marker = tmp_path / "pwned"
+    code, _, err = run(capsys, "explain", f"__import__('os').system('touch {marker}')", "--wrt", "x")
+    assert code == 2 and not marker.exists()
+
+
+def test_no_traceback_from_a_real_process_on_hostile_input():
+    run_ = subprocess.run([sys.executable, "-m", "derive", "explain", "__import__('os').getcwd()", "--wrt", "x"],
+                          capture_output=True, text=True, timeout=60)
+    assert run_.returncode == 2 and run_.stderr.startswith("Error:") and "Traceback" not in run_.stderr
