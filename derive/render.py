@@ -8,6 +8,7 @@ template: ``text.j2``, ``markdown.j2``, ``latex.j2``. The LaTeX one uses ``<< >>
 """
 
 import functools
+import os
 from pathlib import Path
 
 import jinja2
@@ -156,11 +157,24 @@ class LatexWordsFormat(InlineLatexFormat):
     bad = LatexFormat.strong
 
 
+def _bytecode_cache():
+    """Compiled templates kept between runs: compiling them costs more than all the math of
+    a small derivation. Jinja checks each template's source, so an edit recompiles it."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "derive", f"jinja-{jinja2.__version__}")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: compile each time
+    return jinja2.FileSystemBytecodeCache(directory)
+
+
 @functools.lru_cache(maxsize=None)
 def _environment(latex, directory):
     loader = jinja2.FileSystemLoader(directory)
     options = dict(loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                   undefined=jinja2.StrictUndefined, autoescape=False)
+                   undefined=jinja2.StrictUndefined, autoescape=False,
+                   bytecode_cache=_bytecode_cache())
     if latex:
         options.update(block_start_string="<%", block_end_string="%>",
                        variable_start_string="<<", variable_end_string=">>",

@@ -47,6 +47,7 @@ class Check:
     steps: list = field(default_factory=list)
     example: dict | None = None  # the result's first point: values, derivative, difference
     data_size: int | None = None
+    data: dict = field(default_factory=dict)  # the random examples used: {"x": [...], "y": [...]}
 
     @property
     def failures(self):
@@ -66,6 +67,7 @@ class Check:
             "points": self.points,
             "max_error": self.max_error,
             "steps_checked": len(self.steps),
+            "data": self.data,
             "methods": self.methods,
             "failures": [
                 {"rule": f.step.rule, "expression": str(f.step.expression),
@@ -111,7 +113,16 @@ def check_derivation(root, definitions=None, *, data=None, seed=0, points=POINTS
         steps=results,
         example=top.counterexample if top else None,
         data_size=int(next(iter(sizes.values()))) if sizes else None,
+        data=_series(fixed),
     )
+
+
+def _series(fixed):
+    """``{x[1]: 0.3, x[2]: …}`` as ``{"x": [0.3, …]}``, in example order."""
+    series = {}
+    for key in sorted(fixed, key=lambda k: (str(k.base), int(k.indices[0]))):
+        series.setdefault(str(key.base), []).append(float(fixed[key]))
+    return series
 
 
 def check_step(step, definitions, sizes, fixed, rng, points=POINTS):
