@@ -9,12 +9,12 @@ against numbers.
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "parse", "Derivation", "Step", "DeriveError", "__version__"]
+__all__ = ["explain", "gradient", "parse", "Derivation", "Gradient", "Step", "DeriveError", "__version__"]
 
 
 def __getattr__(name):
     # Imports are lazy so `derive --version` and `derive --help` don't pay for SymPy.
-    if name in ("explain", "Derivation"):
+    if name in ("explain", "gradient", "Derivation", "Gradient"):
         from . import derivation
 
         return getattr(derivation, name)

@@ -1,4 +1,5 @@
-"""``explain``: from user text (or a named problem) to a checked, renderable derivation.
+"""``explain`` and ``gradient``: from user text (or a named problem) to checked,
+renderable derivations.
 
 >>> from derive import explain
 >>> d = explain("sin(x**2)", wrt="x")
@@ -9,7 +10,9 @@ True
 """
 
 import json
+import random
 import re
+from dataclasses import dataclass, field
 
 import sympy
 
@@ -18,29 +21,99 @@ from .problems import get_problem
 from .symbols import symbol
 
 NAME = re.compile(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff]*\Z")
+MAX_LETS = 20
+MAX_PATHS = 24
+LEARNING_RATES = {"alpha": "alpha", "α": "alpha", "eta": "eta", "η": "eta"}
+
+
+@dataclass
+class Subject:
+    """What is being differentiated: the expression, its names, and how to check it."""
+
+    expression: sympy.Expr
+    definitions: dict = field(default_factory=dict)
+    problem: object = None
+    source: str | None = None
+    lets: list = field(default_factory=list)  # the user's own names, in the order given
+    learning_rate: sympy.Symbol = field(default_factory=lambda: symbol("alpha"))
+
+    @property
+    def folds(self):
+        return self.problem.folds if self.problem else {}
+
+    @property
+    def identities(self):
+        return self.problem.identities if self.problem else {}
+
+    @property
+    def per_example(self):
+        return self.problem.per_example if self.problem else {}
+
+    @property
+    def written_out(self):
+        from .rules import substitute_definitions
+
+        return substitute_definitions(self.expression, self.definitions)
+
+    def sample(self, seed):
+        """``(sizes, fixed)`` for the numeric check: random data for a problem, else none."""
+        if self.problem is None:
+            return {}, {}
+        return self.problem.sample(random.Random(seed))
+
+    def variable(self, wrt):
+        """The symbol ``wrt`` names: a problem's parameter, or a variable of the expression."""
+        if self.problem is not None:
+            return self.problem.parameter(wrt).symbol
+        return _variable(self.written_out, wrt, self.definitions)
+
+    def parameters(self):
+        """Every variable one could differentiate by (for ``--wrt all``)."""
+        if self.problem is not None:
+            return [p.symbol for p in self.problem.parameters]
+        return sorted(self.written_out.free_symbols, key=str)
 
 
 class Derivation:
     """A derivative worked out step by step and checked against numbers.
 
-    ``result`` is the SymPy derivative, ``steps`` the tree of steps (a ``Step``),
-    ``check`` the numeric check. ``to_text()``, ``to_markdown()``, ``to_latex()`` and
-    ``to_dict()`` render it; in Jupyter it displays itself.
+    ``result`` is the SymPy derivative (equal to ``sympy.diff``), ``steps`` the tree of
+    steps (a ``Step``), ``check`` the numeric check. ``to_text()``, ``to_markdown()``,
+    ``to_latex()`` and ``to_dict()`` render it; in Jupyter it displays itself.
     """
 
-    def __init__(self, expression, wrt, steps, check, *, problem=None, parameter=None,
-                 source=None):
-        self.expression = expression
+    def __init__(self, subject, wrt, steps, check, first=None):
+        self.subject = subject
         self.wrt = wrt
         self.steps = steps
         self.check = check
-        self.problem = problem
-        self.parameter = parameter
-        self.source = source
+        self.first = first  # for a second derivative: the derivation of the first
+
+    # -- what it is ----------------------------------------------------------------------
+    expression = property(lambda self: self.subject.expression)
+    problem = property(lambda self: self.subject.problem)
+    source = property(lambda self: self.subject.source)
+    definitions = property(lambda self: self.subject.definitions)
+    lets = property(lambda self: self.subject.lets)
+    learning_rate = property(lambda self: self.subject.learning_rate)
+    order = property(lambda self: 1 if self.first is None else 2)
 
     @property
     def result(self):
         return self.steps.derivative
+
+    @property
+    def result_in_names(self):
+        """The result written in the named intermediates (``(1/n) Σ (pᵢ − yᵢ) xᵢ``), if any."""
+        if self.steps.rule == "simplify":
+            return self.steps.detail.get("in_names")
+        return None
+
+    @property
+    def parameter(self):
+        if self.problem is None:
+            return None
+        return next(p for p in self.problem.parameters if p.symbol == self.wrt)
 
     @property
     def constants(self):
@@ -48,8 +121,10 @@ class Derivation:
         if self.problem is not None:
             p = self.problem
             others = [q.symbol for q in p.parameters if q.symbol != self.wrt]
-            return others + [p.size] + [base[p.index] for base in p.data.values()]
-        symbols = set(self.expression.free_symbols)
+            data = [base[p.index] if p.mean else base for base in p.data.values()]
+            sizes = [p.size] if p.mean else []
+            return others + sizes + data + list(p.hyper.values())
+        symbols = set(self.subject.written_out.free_symbols)
         symbols.discard(self.wrt)
         return sorted(symbols, key=str)
 
@@ -61,16 +136,27 @@ class Derivation:
     @property
     def absent(self):
         """True when the variable does not occur at all (the derivative is 0)."""
-        full = self.problem.written_out if self.problem is not None else self.expression
-        return self.wrt not in full.free_symbols
+        return self.wrt not in self.subject.written_out.free_symbols
+
+    @property
+    def top(self):
+        """What the derivative is of, as the explanation names it: L for a loss."""
+        return self.problem.loss_symbol if self.problem is not None else self.expression
 
     @property
     def update(self):
-        """The gradient-descent update of the parameter: ``w − α·∂L/∂w`` (problems only)."""
-        if self.problem is None:
-            return None
-        return self.wrt - self.problem.learning_rate * self.result
+        """The gradient-descent update ``w − α·∂L/∂w`` (for a problem's parameter)."""
+        return self.wrt - self.learning_rate * self.result
 
+    @property
+    def chain_paths(self):
+        """The ways the variable reaches the top through named intermediates:
+        ``[[L, errorᵢ, ŷᵢ, w]]``; several paths mean a sum over them (backpropagation)."""
+        if not self.definitions or self.absent:
+            return []
+        return _paths(self.top, self.expression, self.definitions, self.wrt)
+
+    # -- output ----------------------------------------------------------------------------
     def to_text(self, color=False):
         from .render import render
 
@@ -92,15 +178,22 @@ class Derivation:
         out = {
             "expression": str(self.expression),
             "wrt": str(self.wrt),
+            "order": self.order,
             "derivative": str(self.result),
             "derivative_latex": to_latex(self.result),
             "steps": self.steps.to_dict(),
             "check": self.check.to_dict() if self.check else None,
         }
+        if self.first is not None:
+            out["first"] = self.first.to_dict()
+        if self.definitions:
+            out["definitions"] = {str(k): str(v) for k, v in self.definitions.items()}
+            out["written_out"] = str(self.subject.written_out)
+        if self.result_in_names is not None:
+            out["derivative_in_names"] = str(self.result_in_names)
         if self.problem is not None:
             out["problem"] = self.problem.name
             out["parameter"] = self.parameter.name
-            out["written_out"] = str(self.problem.written_out)
             out["update"] = f"{self.wrt} <- {self.update}"
         return out
 
@@ -119,56 +212,293 @@ class Derivation:
         return f"<Derivation d/d{self.wrt} {self.expression} = {self.result}>"
 
 
-def explain(expression, wrt=None, *, check=True, seed=0):
+class Gradient:
+    """Every partial derivative of one loss, the gradient vector and the simultaneous update."""
+
+    def __init__(self, subject, derivations, hessian=None):
+        self.subject = subject
+        self.derivations = derivations
+        self.hessian = hessian
+
+    problem = property(lambda self: self.subject.problem)
+    learning_rate = property(lambda self: self.subject.learning_rate)
+
+    @property
+    def wrt(self):
+        return [d.wrt for d in self.derivations]
+
+    @property
+    def vector(self):
+        return [d.result for d in self.derivations]
+
+    @property
+    def check(self):
+        """One check for the whole: passed only if every partial's passed."""
+        from .verify import combine
+
+        checks = [d.check for d in self.derivations if d.check is not None]
+        if self.hessian is not None and self.hessian.check is not None:
+            checks.append(self.hessian.check)
+        return combine(checks) if checks else None
+
+    def to_text(self, color=False):
+        from .render import render
+
+        return render(self, "text", color=color)
+
+    def to_markdown(self):
+        from .render import render
+
+        return render(self, "markdown")
+
+    def to_latex(self, standalone=False):
+        from .render import render
+
+        return render(self, "latex", standalone=standalone)
+
+    def to_dict(self):
+        out = {
+            "wrt": [str(w) for w in self.wrt],
+            "gradient": [str(v) for v in self.vector],
+            "update": {str(d.wrt): str(d.update) for d in self.derivations},
+            "derivations": [d.to_dict() for d in self.derivations],
+            "check": self.check.to_dict() if self.check else None,
+        }
+        if self.hessian is not None:
+            out["hessian"] = self.hessian.to_dict()
+        return out
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def _repr_markdown_(self):
+        return self.to_markdown()
+
+
+class Hessian:
+    """The matrix of second partial derivatives over a problem's parameters."""
+
+    def __init__(self, variables, matrix, check):
+        self.variables = variables
+        self.matrix = matrix  # a SymPy Matrix
+        self.check = check
+
+    def to_dict(self):
+        return {
+            "variables": [str(v) for v in self.variables],
+            "matrix": [[str(self.matrix[r, c]) for c in range(self.matrix.cols)] for r in range(self.matrix.rows)],
+            "check": self.check.to_dict() if self.check else None,
+        }
+
+
+# -- the entry points ------------------------------------------------------------------------
+def explain(expression, wrt=None, *, let=None, half=None, mean=None, learning_rate=None,
+            order=1, check=True, seed=0):
     """Differentiate ``expression`` step by step and check the result against numbers.
 
     ``expression`` is user text (``"sin(x^2)"``, read by derive's own parser, never by
     ``eval`` or ``sympify``), a named problem (``"mse"``), or a SymPy expression. ``wrt``
     is a variable name (or a problem's parameter, such as ``"weight"`` or ``"w"``).
+    ``let`` names intermediates, ``{"error": "yhat - y", "yhat": "weight*x + bias"}``,
+    and the chain rule then passes through those names. ``half``, ``mean`` and
+    ``learning_rate`` (``"alpha"`` or ``"eta"``) choose a problem's conventions;
+    ``order=2`` differentiates the first derivative again.
     Raises ``DeriveError`` for bad input, with a one-line message.
     """
+    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate)
+    if wrt is None and subject.problem is not None:
+        names = ", ".join(p.name for p in subject.problem.parameters)
+        raise DeriveError(f"say which parameter to differentiate {subject.problem.name} by: --wrt one of {names}, or all")
+    if isinstance(wrt, str) and ("," in wrt or wrt.strip() == "all"):
+        raise DeriveError("several variables give a gradient: use derive.gradient(...) (or the CLI's --wrt a,b)")
+    variable = subject.variable(wrt)
+    if order not in (1, 2):
+        raise DeriveError(f"--order must be 1 or 2, not {order}")
+    first = _derive(subject, variable, check, seed)
+    if order == 1:
+        return first
+    return _second(subject, first, check, seed)
+
+
+def gradient(expression, wrt="all", *, let=None, half=None, mean=None, learning_rate=None,
+             hessian=False, check=True, seed=0):
+    """Each partial derivative of ``expression``, the gradient vector and the update.
+
+    ``wrt`` is ``"all"`` (every parameter of a named problem, every variable of an
+    expression), a comma-separated string ``"weight,bias"``, or a list of names.
+    ``hessian=True`` adds the matrix of second partials.
+    """
+    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate)
+    if wrt is None or (isinstance(wrt, str) and wrt.strip() == "all"):
+        variables = subject.parameters()
+        if not variables:
+            raise DeriveError("the expression has no variable to differentiate by")
+    else:
+        names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
+        if not all(names):
+            raise DeriveError("--wrt has an empty name; write names separated by commas, as in --wrt weight,bias")
+        variables = [subject.variable(n) for n in names]
+        if len(set(variables)) != len(variables):
+            raise DeriveError("--wrt names the same variable twice")
+    derivations = [_derive(subject, v, check, seed) for v in variables]
+    matrix = _hessian(subject, derivations, check, seed) if hessian else None
+    return Gradient(subject, derivations, matrix)
+
+
+def _derive(subject, variable, check, seed):
     from .rules import differentiate
     from .verify import check_derivation
 
+    steps = differentiate(subject.expression, variable, subject.definitions, subject.folds,
+                          subject.identities, subject.per_example)
+    result = None
+    if check:
+        sizes, fixed = subject.sample(seed)
+        result = check_derivation(steps, subject.definitions, sizes=sizes, fixed=fixed, seed=seed)
+    return Derivation(subject, variable, steps, result)
+
+
+def _second(subject, first, check, seed):
+    """The second derivative: the first derivative, differentiated again (both shown)."""
+    from .rules import differentiate
+    from .verify import check_derivation
+
+    stage = Subject(first.result, problem=subject.problem, source=subject.source, lets=subject.lets,
+                    learning_rate=subject.learning_rate)
+    steps = differentiate(first.result, first.wrt, identities=subject.identities)
+    result = None
+    if check:
+        sizes, fixed = subject.sample(seed)
+        result = check_derivation(steps, sizes=sizes, fixed=fixed, seed=seed)
+    return Derivation(stage, first.wrt, steps, result, first=first)
+
+
+def _hessian(subject, derivations, check, seed):
+    """Second partials ∂²L/∂θⱼ∂θₖ, each checked against a finite difference of ∂L/∂θⱼ."""
+    from .rules import differentiate, tidy
+    from .steps import Step
+    from .verify import check_derivation, combine
+
+    variables = [d.wrt for d in derivations]
+    rows, checks = [], []
+    for d in derivations:
+        row = []
+        for v in variables:
+            steps = differentiate(d.result, v, identities=subject.identities)
+            row.append(tidy(steps.derivative))
+            if check:
+                sizes, fixed = subject.sample(seed)
+                only = Step(steps.rule, steps.expression, v, steps.derivative)  # the entry itself
+                checks.append(check_derivation(only, sizes=sizes, fixed=fixed, seed=seed))
+        rows.append(row)
+    return Hessian(variables, sympy.Matrix(rows), combine(checks) if checks else None)
+
+
+# -- reading the user's input --------------------------------------------------------------
+def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=None):
+    """The expression (parsed, or a named problem) with its names and conventions."""
+    rate = symbol(_learning_rate(learning_rate))
     if isinstance(expression, str):
-        problem = get_problem(expression) if expression.strip() else None
+        problem = get_problem(expression, half=half, mean=mean) if expression.strip() else None
         if problem is not None:
-            return _explain_problem(problem, wrt, check, seed)
+            if let:
+                raise DeriveError(f"{problem.name} names its own intermediates; --let is for your own expressions")
+            problem.learning_rate = rate
+            return Subject(problem.loss, problem.definitions, problem, problem.name, learning_rate=rate)
         from .parse import parse
 
-        expr = parse(expression)
-        source = expression
+        expr, source = parse(expression), expression
     elif isinstance(expression, sympy.Basic):
         expr, source = expression, None
     else:
         raise DeriveError(f"cannot explain a {type(expression).__name__}; give text such as 'sin(x^2)' or a SymPy expression")
-
-    variable = _variable(expr, wrt)
-    steps = differentiate(expr, variable)
-    result = check_derivation(steps, seed=seed) if check else None
-    return Derivation(expr, variable, steps, result, source=source)
-
-
-def _explain_problem(problem, wrt, check, seed):
-    import random
-
-    from .rules import differentiate
-    from .verify import check_derivation
-
-    if wrt is None:
-        names = ", ".join(p.name for p in problem.parameters)
-        raise DeriveError(f"say which parameter to differentiate {problem.name} by: --wrt one of {names}")
-    parameter = problem.parameter(str(wrt))
-    steps = differentiate(problem.loss, parameter.symbol, problem.definitions)
-    result = None
-    if check:
-        data = problem.sample_data(random.Random(seed))
-        result = check_derivation(steps, problem.definitions, data=data, seed=seed)
-    return Derivation(problem.loss, parameter.symbol, steps, result, problem=problem,
-                      parameter=parameter, source=problem.name)
+    if half or mean is not None:
+        raise DeriveError("--half and --mean/--per-example are conventions of the named losses (see derive list)")
+    lets = read_lets(let)
+    definitions = {name: meaning for name, meaning in lets}
+    _check_names(expr, definitions)
+    return Subject(expr, definitions, None, source, lets=lets, learning_rate=rate)
 
 
-def _variable(expr, wrt):
+def read_lets(let):
+    """``[(name, meaning), …]`` from ``{"error": "yhat - y"}`` or ``["error = yhat - y"]``."""
+    if not let:
+        return []
+    from .parse import parse
+
+    items = list(let.items()) if isinstance(let, dict) else [_split_let(text) for text in let]
+    if len(items) > MAX_LETS:
+        raise DeriveError(f"at most {MAX_LETS} --let definitions")
+    lets, seen = [], set()
+    for name, meaning in items:
+        name = str(name).strip()
+        if not NAME.match(name) or len(name) > 32:
+            raise DeriveError(f"--let needs a variable name before '=', such as error; got {name!r}")
+        if name in seen:
+            raise DeriveError(f"--let defines '{name}' twice; give each name one definition")
+        seen.add(name)
+        value = meaning if isinstance(meaning, sympy.Basic) else _parse_let(parse, name, meaning)
+        lets.append((symbol(name), value))
+    return lets
+
+
+def _split_let(text):
+    if not isinstance(text, str) or "=" not in text:
+        raise DeriveError(f"--let needs the form name = expression, as in --let \"error = yhat - y\"; got {text!r}")
+    name, _, meaning = text.partition("=")
+    if not meaning.strip():
+        raise DeriveError(f"--let '{name.strip()}' has nothing after '='; write what it stands for")
+    return name, meaning
+
+
+def _parse_let(parse, name, meaning):
+    from .errors import ParseError
+
+    try:
+        return parse(str(meaning))
+    except ParseError as error:
+        raise DeriveError(f"in --let {name}: {error}") from None
+
+
+def _check_names(expr, definitions):
+    """Names must form an acyclic graph, and every name must be used."""
+    if not definitions:
+        return
+    state = {}
+
+    def visit(name, trail):
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "open":
+            cycle = " → ".join(str(s) for s in trail[trail.index(name):] + [name])
+            raise DeriveError(f"--let definitions go round in a circle ({cycle}); a name cannot depend on itself")
+        state[name] = "open"
+        for used in sorted(definitions[name].free_symbols & definitions.keys(), key=str):
+            visit(used, trail + [name])
+        state[name] = "done"
+
+    for name in definitions:
+        visit(name, [])
+    reached, frontier = set(), set(expr.free_symbols) & definitions.keys()
+    while frontier:
+        name = frontier.pop()
+        reached.add(name)
+        frontier |= (definitions[name].free_symbols & definitions.keys()) - reached
+    unused = [str(n) for n in definitions if n not in reached]
+    if unused:
+        raise DeriveError(f"--let defines {', '.join(unused)} but the expression never uses {'it' if len(unused) == 1 else 'them'}")
+
+
+def _learning_rate(name):
+    if name is None:
+        return "alpha"
+    key = LEARNING_RATES.get(str(name).strip())
+    if key is None:
+        raise DeriveError(f"the learning rate is written alpha (α) or eta (η), not {name!r}")
+    return key
+
+
+def _variable(expr, wrt, definitions=None):
     """The symbol to differentiate by: the one named, or the only one there is."""
     present = sorted(expr.free_symbols, key=str)
     if wrt is None:
@@ -183,7 +513,26 @@ def _variable(expr, wrt):
     text = str(wrt).strip()
     if not NAME.match(text) or len(text) > 32:
         raise DeriveError(f"--wrt must be a variable name such as x or weight, not {text!r}")
+    if definitions and any(s.name == text for s in definitions):
+        raise DeriveError(f"'{text}' is a name defined with --let; differentiate by one of the variables it is made of")
     for s in present:
         if s.name == text:
             return s
     return symbol(text)  # not in the expression: the derivative is 0, and the output says why
+
+
+def _paths(top, expr, definitions, wrt):
+    """Every path from the top of the expression to ``wrt`` through named intermediates."""
+    found = []
+
+    def walk(node_expr, trail):
+        if len(found) >= MAX_PATHS:
+            return
+        symbols = node_expr.free_symbols
+        if wrt in symbols:
+            found.append(trail + [wrt])
+        for name in sorted(symbols & definitions.keys(), key=str):
+            walk(definitions[name], trail + [name])
+
+    walk(expr, [top])
+    return found

@@ -100,7 +100,13 @@ class TextPrinter(StrPrinter):
         return str(expr.p).replace("-", "−")
 
     def _print_Add(self, expr, order=None):
-        terms = self._as_ordered_terms(expr, order=order)
+        terms = list(self._as_ordered_terms(expr, order=order))
+        # Lead with a positive term where there is one: 2 cos(x) − sin(x), not −sin(x) + 2 cos(x).
+        if terms and terms[0].could_extract_minus_sign():
+            lead = next((t for t in terms if not t.could_extract_minus_sign()), None)
+            if lead is not None:
+                terms.remove(lead)
+                terms.insert(0, lead)
         out = ""
         for i, term in enumerate(terms):
             text = self._print(term)

@@ -62,6 +62,11 @@ class TextFormat:
         text = self.m(expr)
         return f"({text})" if expr.is_Add or expr.could_extract_minus_sign() else text
 
+    def second(self, top, a, b):
+        """``∂²L/∂w²`` or ``∂²L/∂w∂b``."""
+        below = f"∂{self.m(a)}²" if a == b else f"∂{self.m(a)}∂{self.m(b)}"
+        return f"∂²{self.m(top) if top.is_Atom else '(' + self.m(top) + ')'}/{below}"
+
     def t(self, text):
         return text
 
@@ -101,6 +106,12 @@ class LatexFormat:
             top_text = r"\left(%s\right)" % top_text
         return r"\frac{%s%s}{%s%s}" % (mark, top_text, mark, LatexFormat.m(self, wrt))
 
+    def second(self, top, a, b):
+        m = lambda e: LatexFormat.m(self, e)
+        below = r"\partial %s^{2}" % m(a) if a == b else r"\partial %s \partial %s" % (m(a), m(b))
+        top_text = m(top) if top.is_Atom else r"\left(%s\right)" % m(top)
+        return r"\frac{\partial^{2} %s}{%s}" % (top_text, below)
+
     def mf(self, expr):
         text = LatexFormat.m(self, expr)
         if expr.is_Add or expr.could_extract_minus_sign():
@@ -135,6 +146,7 @@ class InlineLatexFormat(LatexFormat):
     bare = LatexFormat()  # for $$…$$ display math, where the layout adds the delimiters
     m = _wrap(LatexFormat.m)
     mf = _wrap(LatexFormat.mf)
+    second = _wrap(LatexFormat.second)
     op = _wrap(LatexFormat.op)
     dd = _wrap(LatexFormat.dd)
     leibniz = _wrap(LatexFormat.leibniz)
@@ -205,6 +217,8 @@ def render(derivation, fmt="text", *, color=False, standalone=False, directory=N
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     env = _environment(latex, directory)
     say = words(LatexWordsFormat() if latex else f, directory)
-    text = env.get_template(template).render(d=derivation, f=f, say=say, standalone=standalone)
+    kind = "gradient" if hasattr(derivation, "derivations") else "derivation"
+    text = env.get_template(template).render(doc=derivation, d=derivation, kind=kind, f=f, say=say,
+                                             standalone=standalone)
     # The shared words write a few math signs as Unicode (·, −, ′); pdflatex wants commands.
     return printing.unicode_to_latex(text) if latex else text

@@ -54,7 +54,7 @@ HYPERBOLIC = {
 TIDY_SECONDS = 2.0
 
 
-def differentiate(expr, wrt, definitions=None):
+def differentiate(expr, wrt, definitions=None, folds=None, identities=None, per_example=None):
     """The step tree of d(expr)/d(wrt), its result tidied and shown as a last step.
 
     ``definitions`` maps named intermediates to what they stand for, e.g.
@@ -63,7 +63,7 @@ def differentiate(expr, wrt, definitions=None):
     """
     engine = Engine(expr, wrt, definitions)
     raw = engine.differentiate(expr, wrt)
-    return engine.finish(raw)
+    return engine.finish(raw, folds, identities, per_example)
 
 
 class Engine:
@@ -283,19 +283,31 @@ class Engine:
         return Step("known_derivative", expr, x, sympy.diff(expr, x), detail={"abstract": abstract})
 
     # -- the last step -------------------------------------------------------------------
-    def finish(self, raw):
-        """Substitute named intermediates back and tidy the result, shown as one step."""
+    def finish(self, raw, folds=None, identities=None, per_example=None):
+        """Tidy the result in the names, substitute them back, and show it as one step.
+
+        ``folds`` are extra ways to write parts of the result in the names (sⱼ·Z for
+        e^(oⱼ)); each definition also folds back into its name, so σ(zᵢ) reads pᵢ.
+        ``identities`` are facts of the data (y₁ + y₂ + y₃ = 1 when the labels sum to 1).
+        ``per_example`` maps names such as errorᵢ to the index they vary with, so that
+        tidying never takes them out of the sum over the examples.
+        """
         result = raw.derivative
-        substituted = None
+        in_names = substituted = None
         if self.definitions:
-            substituted = substitute_definitions(result, self.definitions)
+            back = {meaning: name for name, meaning in self.definitions.items() if not meaning.is_Atom}
+            named = result.xreplace(back).subs(folds) if folds else result.xreplace(back)
+            if identities:
+                named = sympy.collect(sympy.expand(named), list(self.definitions)).xreplace(identities)
+            in_names = tidy(named, per_example)
+            substituted = substitute_definitions(in_names, self.definitions)
             result = substituted
         tidied = tidy(result)
         if tidied == raw.derivative:
             return raw
         return Step(
             "simplify", raw.expression, raw.wrt, tidied, [raw],
-            detail={"raw": raw.derivative, "substituted": substituted},
+            detail={"raw": raw.derivative, "in_names": in_names, "substituted": substituted},
         )
 
 
@@ -308,26 +320,71 @@ def substitute_definitions(expr, definitions, max_rounds=50):
     return expr
 
 
-def tidy(expr):
+def tidy(expr, per_example=None):
     """The most readable of a few cheap equivalent forms, under a time bound.
 
     ``simplify`` is too slow for the hot path (50–150 ms for the simplest derivative), so
-    the candidates are ones that cost about as much as the derivative itself.
+    the candidates are ones that cost about as much as the derivative itself. A sum over
+    the examples is tidied inside (Σ (pᵢ − yᵢ) xᵢ), then constants are taken out of it.
     """
+    if per_example:
+        # errorᵢ is a plain symbol to SymPy, which would take it out of Σᵢ as a constant:
+        # stand it in for a function of i while tidying.
+        masks = {name: sympy.Function(f"_{name.name}")(index) for name, index in per_example.items()}
+        unmask = {mask: name for name, mask in masks.items()}
+        return tidy(expr.xreplace(masks)).xreplace(unmask)
     candidates = []  # on a tie the earlier, more factored form wins
     try:
         with time_limit(TIDY_SECONDS):
-            candidates.append(sympy.factor_terms(expr))
-            if not expr.has(Sum, Piecewise, Derivative) and expr.is_Add:
-                together = sympy.together(expr)
-                if together != expr:
-                    candidates.append(sympy.factor_terms(together))
+            inside = expr.replace(lambda e: isinstance(e, Sum), _tidy_sum) if expr.has(Sum) else expr
+            candidates.append(sympy.factor_terms(inside))
+            if inside != expr:
+                candidates.append(inside)
+            candidates += [_sign_into_sum(c) for c in list(candidates)]
+            if not expr.has(Sum, Piecewise, Derivative):
+                if expr.is_Add:
+                    candidates.append(sympy.factor_terms(sympy.together(expr)))
+                if expr.is_Add or expr.is_Mul:
+                    cancelled = sympy.cancel(expr)
+                    candidates += [cancelled, sympy.factor_terms(sympy.expand(cancelled))]
+                    candidates += [_flip(c) for c in list(candidates)]
     except (TimeLimit, RecursionError, TypeError, ValueError, sympy.PolynomialError):
         pass
     candidates.append(expr)
     return min(candidates, key=readability)
 
 
+def _tidy_sum(total):
+    """A sum tidied inside; a term that does not change with the index is counted out."""
+    (index, low, high), *more = total.limits
+    if not more and index not in total.function.free_symbols:
+        return total.function * (high - low + 1)  # Σᵢ₌₁ⁿ 1 = n
+    return Sum(tidy(total.function), *total.limits)
+
+
+def _sign_into_sum(expr):
+    """−(1/n) Σ (yᵢ − pᵢ) xᵢ written (1/n) Σ (pᵢ − yᵢ) xᵢ: the minus taken into the sum."""
+    if expr.is_Mul and expr.could_extract_minus_sign():
+        sums = [f for f in expr.args if isinstance(f, Sum)]
+        if len(sums) == 1:
+            total = sums[0]
+            rest = Mul(*[f for f in expr.args if f is not total])
+            return (-rest) * Sum(_flip(-total.function), *total.limits)
+    return expr
+
+
+def _flip(expr):
+    """−a·(u − v) written a·(v − u): the textbook keeps the sign inside the bracket."""
+    if expr.is_Mul and expr.could_extract_minus_sign():
+        brackets = [f for f in expr.args if f.is_Add]
+        if brackets:
+            first = brackets[0]
+            rest = [f for f in expr.args if f is not first]
+            return (-Mul(*rest)) * (-first)
+    return expr
+
+
 def readability(expr):
-    """Smaller reads better: operations first, then printed length."""
-    return (sympy.count_ops(expr), len(str(expr)))
+    """Smaller reads better: operations first, then minus signs, then printed length."""
+    text = str(expr)
+    return (sympy.count_ops(expr), text.count("-"), len(text))

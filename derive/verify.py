@@ -85,17 +85,18 @@ def _plain(example):
     return dict(example, point={str(k): v for k, v in example["point"].items()})
 
 
-def check_derivation(root, definitions=None, *, data=None, seed=0, points=POINTS):
-    """Check ``root`` and every step below it; ``data`` gives values for indexed data.
+def check_derivation(root, definitions=None, *, sizes=None, fixed=None, seed=0, points=POINTS):
+    """Check ``root`` and every step below it.
 
-    ``data`` is ``{n: 4, x[1]: 0.3, …}`` for a problem over a data set: the size symbol is
-    replaced by its number so every Σ has concrete bounds.
+    For a problem over a data set, ``sizes`` replaces the size symbol by a number
+    (``{n: 4}``) so every Σ has concrete bounds, and ``fixed`` gives the data and the
+    hyperparameters their values (``{x[1]: 0.3, …, λ: 0.7}``); the parameters and every
+    other symbol are sampled at random.
     """
     rng = random.Random(seed)
     definitions = definitions or {}
-    data = dict(data or {})
-    sizes = {k: sympy.Integer(v) for k, v in data.items() if isinstance(k, sympy.Symbol)}
-    fixed = {k: v for k, v in data.items() if not isinstance(k, sympy.Symbol)}
+    sizes = {k: sympy.Integer(v) for k, v in (sizes or {}).items()}
+    fixed = dict(fixed or {})
     seen = {}
     results = []
     for step in root.walk():
@@ -120,7 +121,8 @@ def check_derivation(root, definitions=None, *, data=None, seed=0, points=POINTS
 def _series(fixed):
     """``{x[1]: 0.3, x[2]: …}`` as ``{"x": [0.3, …]}``, in example order."""
     series = {}
-    for key in sorted(fixed, key=lambda k: (str(k.base), int(k.indices[0]))):
+    cells = [k for k in fixed if isinstance(k, sympy.Indexed)]
+    for key in sorted(cells, key=lambda k: (str(k.base), int(k.indices[0]))):
         series.setdefault(str(key.base), []).append(float(fixed[key]))
     return series
 
@@ -184,7 +186,7 @@ def _finite_differences(step, wrt, expression, derivative, f, df, fixed, rng, po
             if valid >= points:
                 break
             values = dict(fixed)
-            values.update({v: _sample(rng, attempt) for v in variables})
+            values.update({v: _sample(rng, attempt) for v in variables if v not in fixed or v == wrt})
             at = values[wrt]
             exact = df(values, DPS)
             values[wrt] = at + STEP
@@ -221,3 +223,17 @@ def _symbolic(step, expression, derivative):
     except (TimeLimit, RecursionError, TypeError, ValueError, NotImplementedError):
         return StepCheck(step, False, "unchecked")
     return StepCheck(step, False, "symbolic")
+
+
+def combine(checks):
+    """One check standing for several (the partials of a gradient, a Hessian's entries)."""
+    first = checks[0]
+    return Check(
+        passed=all(c.passed for c in checks),
+        points=sum(c.points for c in checks),
+        max_error=max(c.max_error for c in checks),
+        steps=[s for c in checks for s in c.steps],
+        example=first.example,
+        data_size=first.data_size,
+        data=first.data,
+    )
