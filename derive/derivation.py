@@ -368,8 +368,11 @@ def _second(subject, first, check, seed):
     steps = differentiate(first.result, first.wrt, identities=subject.identities)
     result = None
     if check:
+        from .verify import combine
+
         sizes, fixed = subject.sample(seed)
-        result = check_derivation(steps, sizes=sizes, fixed=fixed, seed=seed)
+        second = check_derivation(steps, sizes=sizes, fixed=fixed, seed=seed)
+        result = combine([second, first.check]) if first.check else second
     return Derivation(stage, first.wrt, steps, result, first=first)
 
 

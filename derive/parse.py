@@ -470,6 +470,30 @@ def _largest_digits(expr):
     return bits * _LOG10_2
 
 
+def _approximate_bits(value):
+    """Roughly log2|value| for a symbol-free compound value such as exp(40) or 2^sinh(9).
+
+    SymPy asks numeric questions (is it zero? positive?) by evaluating such values, and
+    a huge one (0.5^(1000^11013), sin(exp(10^5))) takes mpmath minutes.  Every built
+    node is checked, so its parts are already small and this low-precision look is cheap.
+    """
+    if value.is_Number or value.free_symbols:
+        return None
+    try:
+        approx = value.evalf(5, maxn=60)
+    except Exception:  # no numeric value (e.g. f(2)): nothing to bound
+        return None
+    exponents = [a._mpf_[2] + a._mpf_[3] for a in approx.atoms(sympy.Float) if a._mpf_[1]]
+    return max(exponents, default=None)
+
+
+def _check_magnitude(value, col):
+    bits = _approximate_bits(value)
+    if bits is not None and bits * _LOG10_2 > MAX_RESULT_DIGITS:
+        raise _too_large(col)
+    return value
+
+
 def _is_undefined(expr):
     return expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
@@ -492,7 +516,7 @@ def _power(base, exponent, col):
         if not exponent.is_finite:
             raise ParseError("the exponent is undefined{where}", col)
         if abs(exponent) > MAX_EXPONENT:
-            raise ParseError(f"exponent too large{{where}}: at most {MAX_EXPONENT}", col)
+            raise _exponent_too_large(col)
         if base.is_zero and exponent.is_negative:
             raise ParseError("division by zero{where}: 0 to a negative power", col)
         # SymPy evaluates numeric powers, and distributes over products ((2x)^3 = 8x^3)
@@ -508,7 +532,15 @@ def _power(base, exponent, col):
         # Exact roots of big integers make SymPy search for perfect powers (slow).
         if base.is_Rational and not exponent.is_Integer and _digits(base) > MAX_INTEGER_DIGITS:
             raise ParseError(f"root of a number with more than {MAX_INTEGER_DIGITS} digits{{where}}", col)
-    return _build(sympy.Pow, base, exponent, col=col)
+    else:
+        bits = _approximate_bits(exponent)  # 2^sinh(10) is 2^11013
+        if bits is not None and bits > math.log2(MAX_EXPONENT) + 1:
+            raise _exponent_too_large(col)
+    return _check_magnitude(_build(sympy.Pow, base, exponent, col=col), col)
+
+
+def _exponent_too_large(col):
+    return ParseError(f"exponent too large{{where}}: at most {MAX_EXPONENT}", col)
 
 
 # --- parser -----------------------------------------------------------------------------------
@@ -597,7 +629,8 @@ class _Parser:
             factors.append(factor)
         if len(factors) == 1:
             return factors[0]
-        product = _build(sympy.Mul, *factors, col=start.col)
+        # exp(4000)*exp(4000) is exp(8000): products of numeric values are checked too.
+        product = _check_magnitude(_build(sympy.Mul, *factors, col=start.col), start.col)
         # SymPy distributes numbers over sums, 2*(x+1) = 2x+2, so check what it made.
         if _largest_digits(product) > MAX_RESULT_DIGITS:
             raise _too_large(start.col)
@@ -707,7 +740,10 @@ class _Parser:
             )
         if name in _MINMAX_NAMES:
             self.count_minmax(name, args, name_tok.col)
-        value = _build(spec, *args, col=name_tok.col)
+        if name in _MINMAX_NAMES and not all(a.is_extended_real is not False for a in args):
+            # SymPy's Max/Min can only order real values; log(-1) is not one.
+            raise ParseError(f"{name} needs real arguments{{where}}; one of these is not real", name_tok.col)
+        value = _check_magnitude(_build(spec, *args, col=name_tok.col), name_tok.col)
         if _is_undefined(value):
             raise ParseError(f"{name} is undefined here{{where}} (for example log(0) or tan(pi/2))", name_tok.col)
         return value

@@ -263,6 +263,48 @@ class TextPrinter(StrPrinter):
             return self._prime(at, inner.variable_count)
         return StrPrinter._print_Subs(self, expr)
 
+    # -- matrix calculus: Xᵀ(Xw + b 1 − y) ---------------------------------------------------
+    def _print_MatrixSymbol(self, expr):
+        return text_name(expr.name)
+
+    def _print_MatAdd(self, expr):
+        # X w + b 1 − y: products of more matrices first, subtracted terms last
+        def order(term):
+            return (term.could_extract_minus_sign(), -len(term.atoms(sympy.MatrixSymbol)), str(term))
+
+        return self._join_terms(sorted(expr.args, key=order))
+
+    def _join_terms(self, terms):
+        out = ""
+        for i, term in enumerate(terms):
+            text = self._print(term)
+            negative = text.startswith("−")
+            if negative:
+                text = text[1:]
+            out = (("−" if negative else "") + text) if i == 0 else out + (" − " if negative else " + ") + text
+        return out
+
+    def _print_MatMul(self, expr):
+        coeff, factors = expr.as_coeff_matrices()
+        sign = ""
+        if coeff.could_extract_minus_sign():
+            sign, coeff = "−", -coeff
+        parts = []
+        if coeff != 1:
+            text = self._print(coeff)
+            parts.append(f"({text})" if any(op in text for op in ("/", " + ", " − ")) else text)
+        for factor in factors:
+            text = self._print(factor)
+            parts.append(f"({text})" if factor.is_MatAdd else text)
+        return sign + " ".join(parts)
+
+    def _print_Transpose(self, expr):
+        text = self._print(expr.arg)
+        return (text if expr.arg.is_symbol or isinstance(expr.arg, sympy.OneMatrix) else f"({text})") + "ᵀ"
+
+    def _print_OneMatrix(self, expr):
+        return "1ᵀ" if expr.shape[0] == 1 and expr.shape[1] != 1 else "1"
+
     def _print_UnevaluatedExpr(self, expr):
         return self._print(expr.args[0])
 
@@ -314,6 +356,13 @@ class DeriveLatexPrinter(LatexPrinter):
                 inner.expr.func.__name__, "'" * order, self._print(expr.point[0]))
         return super()._print_Subs(expr)
 
+    def _print_OneMatrix(self, expr):
+        row = expr.shape[0] == 1 and expr.shape[1] != 1
+        return r"\mathbf{1}^{T}" if row else r"\mathbf{1}"
+
+    def _print_MatrixSymbol(self, expr):
+        return self._print_Symbol(sympy.Symbol(expr.name))
+
     def _print_sigmoid(self, expr, exp=None):
         base = r"\sigma\left(%s\right)" % self._print(expr.args[0])
         return base if exp is None else f"{base}^{{{exp}}}"
@@ -354,6 +403,12 @@ def latex_escape(text):
 UNICODE_TO_LATEX = {
     "·": r"\ensuremath{\cdot}", "−": r"\ensuremath{-}", "′": r"\ensuremath{'}",
     "←": r"\ensuremath{\leftarrow}", "σ": r"\ensuremath{\sigma}", "²": r"\ensuremath{^2}",
+    "∇": r"\ensuremath{\nabla}", "⁻¹": r"\ensuremath{^{-1}}", "ᵢ": r"\ensuremath{_i}",
+    "½": r"\ensuremath{\tfrac12}", "₁": r"\ensuremath{_1}", "₂": r"\ensuremath{_2}",
+    "₃": r"\ensuremath{_3}", "ⱼ": r"\ensuremath{_j}", "ŷ": r"\ensuremath{\hat y}",
+    "δ": r"\ensuremath{\delta}", "λ": r"\ensuremath{\lambda}", "α": r"\ensuremath{\alpha}",
+    "η": r"\ensuremath{\eta}", "ᵀ": r"\ensuremath{^{\mathsf T}}", "‖": r"\ensuremath{\|}",
+    "×": r"\ensuremath{\times}", "…": r"\ldots{}", "’": "'", "“": "``", "”": "''",
     "—": "---", "–": "--",
 }
 

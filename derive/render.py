@@ -62,10 +62,15 @@ class TextFormat:
         text = self.m(expr)
         return f"({text})" if expr.is_Add or expr.could_extract_minus_sign() else text
 
-    def second(self, top, a, b):
-        """``∂²L/∂w²`` or ``∂²L/∂w∂b``."""
-        below = f"∂{self.m(a)}²" if a == b else f"∂{self.m(a)}∂{self.m(b)}"
-        return f"∂²{self.m(top) if top.is_Atom else '(' + self.m(top) + ')'}/{below}"
+    def grad(self, top, wrt):
+        """``∇w L``: the gradient with respect to a vector."""
+        return f"∇{printing.subscript(self.m(wrt)) or '_' + self.m(wrt)} {self.m(top)}"
+
+    def second(self, top, a, b, partial=True):
+        """``∂²L/∂w²``, ``∂²L/∂w∂b``, or ``d²(sin(x²))/dx²``."""
+        mark = "∂" if partial else "d"
+        below = f"{mark}{self.m(a)}²" if a == b else f"{mark}{self.m(a)}{mark}{self.m(b)}"
+        return f"{mark}²{self.m(top) if top.is_Atom else '(' + self.m(top) + ')'}/{below}"
 
     def t(self, text):
         return text
@@ -106,11 +111,15 @@ class LatexFormat:
             top_text = r"\left(%s\right)" % top_text
         return r"\frac{%s%s}{%s%s}" % (mark, top_text, mark, LatexFormat.m(self, wrt))
 
-    def second(self, top, a, b):
+    def grad(self, top, wrt):
+        return r"\nabla_{%s} %s" % (LatexFormat.m(self, wrt), LatexFormat.m(self, top))
+
+    def second(self, top, a, b, partial=True):
         m = lambda e: LatexFormat.m(self, e)
-        below = r"\partial %s^{2}" % m(a) if a == b else r"\partial %s \partial %s" % (m(a), m(b))
+        mark = r"\partial " if partial else "d"
+        below = r"%s%s^{2}" % (mark, m(a)) if a == b else r"%s%s \, %s%s" % (mark, m(a), mark, m(b))
         top_text = m(top) if top.is_Atom else r"\left(%s\right)" % m(top)
-        return r"\frac{\partial^{2} %s}{%s}" % (top_text, below)
+        return r"\frac{%s^{2} %s}{%s}" % (mark.strip(), top_text, below)
 
     def mf(self, expr):
         text = LatexFormat.m(self, expr)
@@ -147,6 +156,7 @@ class InlineLatexFormat(LatexFormat):
     m = _wrap(LatexFormat.m)
     mf = _wrap(LatexFormat.mf)
     second = _wrap(LatexFormat.second)
+    grad = _wrap(LatexFormat.grad)
     op = _wrap(LatexFormat.op)
     dd = _wrap(LatexFormat.dd)
     leibniz = _wrap(LatexFormat.leibniz)
@@ -217,7 +227,8 @@ def render(derivation, fmt="text", *, color=False, standalone=False, directory=N
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     env = _environment(latex, directory)
     say = words(LatexWordsFormat() if latex else f, directory)
-    kind = "gradient" if hasattr(derivation, "derivations") else "derivation"
+    kind = "vector" if hasattr(derivation, "lines") else (
+        "gradient" if hasattr(derivation, "derivations") else "derivation")
     text = env.get_template(template).render(doc=derivation, d=derivation, kind=kind, f=f, say=say,
                                              standalone=standalone)
     # The shared words write a few math signs as Unicode (·, −, ′); pdflatex wants commands.
