@@ -394,7 +394,7 @@ def _hessian(subject, derivations, check, seed):
                 only = Step(steps.rule, steps.expression, v, steps.derivative)  # the entry itself
                 checks.append(check_derivation(only, sizes=sizes, fixed=fixed, seed=seed))
         rows.append(row)
-    return Hessian(variables, sympy.Matrix(rows), combine(checks) if checks else None)
+    return Hessian(variables, sympy.ImmutableMatrix(rows), combine(checks) if checks else None)
 
 
 # -- reading the user's input --------------------------------------------------------------
@@ -409,7 +409,14 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
             problem.learning_rate = rate
             return Subject(problem.loss, problem.definitions, problem, problem.name, learning_rate=rate)
         from .parse import parse
+        from .problems import ALIASES, CATALOG
 
+        word = expression.strip()
+        if NAME.match(word) and len(word) > 1 and not let:
+            # A bare word is a problem's name far more often than a whole expression.
+            names = ", ".join(list(CATALOG) + list(ALIASES))
+            raise DeriveError(f"no problem is called '{word}'; the named problems are {names} "
+                              f"(see derive list), or write an expression such as 'sin(x^2)'")
         expr, source = parse(expression), expression
     elif isinstance(expression, sympy.Basic):
         expr, source = expression, None

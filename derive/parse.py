@@ -36,9 +36,10 @@ import keyword
 import math
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple
 
 import sympy
+from sympy.core.function import AppliedUndef
 
 from .errors import ParseError
 from .functions import sigmoid
@@ -52,11 +53,11 @@ MAX_INTEGER_DIGITS = 100  # digits in one typed number
 MAX_EXPONENT = 1000  # largest |n| in a power with a numeric exponent
 MAX_RESULT_DIGITS = 2000  # digits a computed number may reach
 MAX_NAME_LENGTH = 32  # characters in one name
-# SymPy's Max/Min compare every pair of arguments symbolically, which costs tens of
-# milliseconds per call with 8 arguments and grows quadratically: bound both the
-# arguments of one call and the total over the expression so no input takes seconds.
+# SymPy's Max/Min compare every pair of arguments symbolically: about 4 ms for 2
+# arguments, 55 ms for 8, growing with the square.  Bound the arguments of one call and
+# the sum over the expression of (arguments per call)^2, so no input takes seconds.
 MAX_MINMAX_ARGS = 8
-MAX_MINMAX_TOTAL = 64
+MAX_MINMAX_WORK = 256  # e.g. 64 calls of relu or max(a, b), or 4 of max with 8 arguments
 
 _LOG10_2 = math.log10(2)
 
@@ -235,7 +236,9 @@ def _normalise(text):
     in_subscript = False
     for col, ch in enumerate(text, 1):
         was_subscript, in_subscript = in_subscript, ch in _SUBSCRIPT_DIGITS
-        if ch in _SPACES:
+        if " " <= ch <= "~":  # printable ASCII: nothing to normalise (the common case)
+            out.append(_Char(ch, col, ch))
+        elif ch in _SPACES:
             out.append(_Char(" ", col, ch))
         elif ch in _SUPERSCRIPTS:
             out.append(_Char(ch, col, ch))
@@ -441,6 +444,21 @@ def _too_large(col):
     return ParseError(f"number too large{{where}}: a number here would have more than {MAX_RESULT_DIGITS} digits", col)
 
 
+def _check_raw_depth(text, max_depth):
+    """Refuse "(((((..." before building a token for each character (fails fast even when
+    a caller raises max_length)."""
+    if text.count("(") <= max_depth:
+        return
+    depth = 0
+    for col, ch in enumerate(text, 1):
+        if ch == "(":
+            depth += 1
+            if depth > max_depth:
+                raise _too_deep(max_depth, col)
+        elif ch == ")":
+            depth -= 1
+
+
 def _too_deep(max_depth, col):
     return ParseError(
         f"expression nested too deeply{{where}}: at most {max_depth} levels of brackets, "
@@ -461,7 +479,7 @@ def _digits(expr):
         _sign, mantissa, exponent, bc = atom._mpf_
         if mantissa:
             bits += abs(exponent + bc)
-    return bits * _LOG10_2
+    return min(bits, 10**9) * _LOG10_2  # capped: a float cannot hold 2^(10^400)
 
 
 def _largest_digits(expr):
@@ -470,26 +488,42 @@ def _largest_digits(expr):
     return bits * _LOG10_2
 
 
-def _approximate_bits(value):
-    """Roughly log2|value| for a symbol-free compound value such as exp(40) or 2^sinh(9).
+def _approximate(value):
+    """A low-precision numeric look at a symbol-free compound value such as exp(40).
 
-    SymPy asks numeric questions (is it zero? positive?) by evaluating such values, and
-    a huge one (0.5^(1000^11013), sin(exp(10^5))) takes mpmath minutes.  Every built
-    node is checked, so its parts are already small and this low-precision look is cheap.
+    SymPy answers questions about such values (is it zero? positive?) by evaluating
+    them, and a huge or complex one (0.5^(1000^11013), sin(exp(10^5)), (-1)^asin(-e))
+    takes it seconds to minutes.  Every built node is checked, so its parts are already
+    small and real, and this look is cheap.  None when there is nothing numeric to see.
     """
-    if value.is_Number or value.free_symbols:
+    # f(2) has no numeric value, and evalf of things like log(f(e)^999) loops for minutes.
+    if value.is_Number or value.free_symbols or value.has(AppliedUndef):
         return None
     try:
-        approx = value.evalf(5, maxn=60)
-    except Exception:  # no numeric value (e.g. f(2)): nothing to bound
+        return value.evalf(5, maxn=60)
+    except Exception:
+        return None
+
+
+def _approximate_bits(approx):
+    """Roughly log2|approx| of an evalf result, or None."""
+    if approx is None:
         return None
     exponents = [a._mpf_[2] + a._mpf_[3] for a in approx.atoms(sympy.Float) if a._mpf_[1]]
     return max(exponents, default=None)
 
 
-def _check_magnitude(value, col):
-    bits = _approximate_bits(value)
-    if bits is not None and bits * _LOG10_2 > MAX_RESULT_DIGITS:
+def _check_value(value, col, what):
+    """Refuse a numeric value that is not real or would have more than MAX_RESULT_DIGITS digits."""
+    approx = value if value.is_Float else _approximate(value)  # sinh(1e3) is a Float already
+    if approx is None:
+        return value
+    if approx.has(sympy.I):
+        raise ParseError(
+            f"{what} is not a real number{{where}}; derivatives here are over the real numbers", col
+        )
+    bits = _approximate_bits(approx)
+    if bits is not None and bits > MAX_RESULT_DIGITS / _LOG10_2:
         raise _too_large(col)
     return value
 
@@ -533,10 +567,10 @@ def _power(base, exponent, col):
         if base.is_Rational and not exponent.is_Integer and _digits(base) > MAX_INTEGER_DIGITS:
             raise ParseError(f"root of a number with more than {MAX_INTEGER_DIGITS} digits{{where}}", col)
     else:
-        bits = _approximate_bits(exponent)  # 2^sinh(10) is 2^11013
+        bits = _approximate_bits(_approximate(exponent))  # 2^sinh(10) is 2^11013
         if bits is not None and bits > math.log2(MAX_EXPONENT) + 1:
             raise _exponent_too_large(col)
-    return _check_magnitude(_build(sympy.Pow, base, exponent, col=col), col)
+    return _check_value(_build(sympy.Pow, base, exponent, col=col), col, "this power")
 
 
 def _exponent_too_large(col):
@@ -562,7 +596,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.max_depth = max_depth
-        self.minmax_total = 0
+        self.minmax_work = 0
 
     # token access
     def peek(self, ahead=0):
@@ -630,7 +664,7 @@ class _Parser:
         if len(factors) == 1:
             return factors[0]
         # exp(4000)*exp(4000) is exp(8000): products of numeric values are checked too.
-        product = _check_magnitude(_build(sympy.Mul, *factors, col=start.col), start.col)
+        product = _check_value(_build(sympy.Mul, *factors, col=start.col), start.col, "this product")
         # SymPy distributes numbers over sums, 2*(x+1) = 2x+2, so check what it made.
         if _largest_digits(product) > MAX_RESULT_DIGITS:
             raise _too_large(start.col)
@@ -743,7 +777,7 @@ class _Parser:
         if name in _MINMAX_NAMES and not all(a.is_extended_real is not False for a in args):
             # SymPy's Max/Min can only order real values; log(-1) is not one.
             raise ParseError(f"{name} needs real arguments{{where}}; one of these is not real", name_tok.col)
-        value = _check_magnitude(_build(spec, *args, col=name_tok.col), name_tok.col)
+        value = _check_value(_build(spec, *args, col=name_tok.col), name_tok.col, f"{name}(...)")
         if _is_undefined(value):
             raise ParseError(f"{name} is undefined here{{where}} (for example log(0) or tan(pi/2))", name_tok.col)
         return value
@@ -752,10 +786,11 @@ class _Parser:
         # max(max(a, b), c) is flattened into one Max by SymPy, so count flattened args.
         count = sum(len(a.args) if isinstance(a, (sympy.Max, sympy.Min)) else 1 for a in args)
         count += name == "relu"  # relu(u) is Max(0, u)
-        self.minmax_total += count
-        if self.minmax_total > MAX_MINMAX_TOTAL:
+        self.minmax_work += count * count
+        if self.minmax_work > MAX_MINMAX_WORK:
             raise ParseError(
-                f"too many max/min/relu arguments{{where}}: at most {MAX_MINMAX_TOTAL} in one expression",
+                f"too many max/min/relu arguments{{where}}: the sum of (arguments per call)^2 "
+                f"is at most {MAX_MINMAX_WORK} in one expression",
                 col,
             )
 
@@ -836,6 +871,7 @@ def parse(text: str, *, max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH
 
 
 def _parse(text, max_depth):
+    _check_raw_depth(text, max_depth)
     tokens = _Tokenizer(_normalise(text)).tokens()
     if tokens[0].kind == "end":
         raise ParseError("empty expression: type one such as sin(x^2)")

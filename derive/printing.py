@@ -6,6 +6,7 @@ The text printer writes what a teacher writes on the board: ``2 x cos(x²)``, ``
 node, as SymPy's own printers do.
 """
 
+import functools
 import re
 
 import sympy
@@ -372,6 +373,7 @@ _TEXT = TextPrinter()
 _LATEX = DeriveLatexPrinter()
 
 
+@functools.lru_cache(maxsize=4096)
 def to_text(expr):
     """``expr`` as one line of Unicode math: ``2 x cos(x²)``."""
     if isinstance(expr, int):
@@ -379,6 +381,7 @@ def to_text(expr):
     return _TEXT.doprint(expr)
 
 
+@functools.lru_cache(maxsize=4096)
 def to_latex(expr):
     """``expr`` as LaTeX math (no delimiters)."""
     return _LATEX.doprint(expr)

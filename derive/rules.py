@@ -299,7 +299,7 @@ class Engine:
             named = result.xreplace(back).subs(folds) if folds else result.xreplace(back)
             if identities:
                 named = sympy.collect(sympy.expand(named), list(self.definitions)).xreplace(identities)
-            in_names = tidy(named, per_example)
+            in_names = tidy(named, per_example, thorough=True)
             substituted = substitute_definitions(in_names, self.definitions)
             result = substituted
         tidied = tidy(result)
@@ -320,46 +320,53 @@ def substitute_definitions(expr, definitions, max_rounds=50):
     return expr
 
 
-def tidy(expr, per_example=None):
+def tidy(expr, per_example=None, thorough=False):
     """The most readable of a few cheap equivalent forms, under a time bound.
 
     ``simplify`` is too slow for the hot path (50–150 ms for the simplest derivative), so
     the candidates are ones that cost about as much as the derivative itself. A sum over
     the examples is tidied inside (Σ (pᵢ − yᵢ) xᵢ), then constants are taken out of it.
+    ``thorough`` also tries cancelling and expanding, which a result written in named
+    intermediates needs (the 1/pᵢ of a logarithm against the pᵢ of σ′) and which would
+    only blow up an ordinary result such as 20 x (x² + 1)⁹.
     """
     if per_example:
         # errorᵢ is a plain symbol to SymPy, which would take it out of Σᵢ as a constant:
         # stand it in for a function of i while tidying.
         masks = {name: sympy.Function(f"_{name.name}")(index) for name, index in per_example.items()}
         unmask = {mask: name for name, mask in masks.items()}
-        return tidy(expr.xreplace(masks)).xreplace(unmask)
+        return tidy(expr.xreplace(masks), thorough=thorough).xreplace(unmask)
     candidates = []  # on a tie the earlier, more factored form wins
     try:
         with time_limit(TIDY_SECONDS):
-            inside = expr.replace(lambda e: isinstance(e, Sum), _tidy_sum) if expr.has(Sum) else expr
+            inside = expr
+            if expr.has(Sum):
+                inside = expr.replace(lambda e: isinstance(e, Sum), lambda e: _tidy_sum(e, thorough))
             candidates.append(sympy.factor_terms(inside))
             if inside != expr:
                 candidates.append(inside)
-            candidates += [_sign_into_sum(c) for c in list(candidates)]
-            if not expr.has(Sum, Piecewise, Derivative):
-                if expr.is_Add:
+            if expr.has(Sum):
+                candidates += [_sign_into_sum(c) for c in list(candidates)]
+            elif not expr.has(Piecewise, Derivative):
+                if expr.is_Add and any(p.exp.is_negative for p in expr.atoms(Pow)):
                     candidates.append(sympy.factor_terms(sympy.together(expr)))
-                if expr.is_Add or expr.is_Mul:
+                if thorough and (expr.is_Add or expr.is_Mul):
                     cancelled = sympy.cancel(expr)
                     candidates += [cancelled, sympy.factor_terms(sympy.expand(cancelled))]
-                    candidates += [_flip(c) for c in list(candidates)]
+                candidates += [_flip(c) for c in list(candidates) if c.is_Mul]
     except (TimeLimit, RecursionError, TypeError, ValueError, sympy.PolynomialError):
         pass
     candidates.append(expr)
-    return min(candidates, key=readability)
+    unique = list(dict.fromkeys(candidates))
+    return unique[0] if len(unique) == 1 else min(unique, key=readability)
 
 
-def _tidy_sum(total):
+def _tidy_sum(total, thorough=False):
     """A sum tidied inside; a term that does not change with the index is counted out."""
     (index, low, high), *more = total.limits
     if not more and index not in total.function.free_symbols:
         return total.function * (high - low + 1)  # Σᵢ₌₁ⁿ 1 = n
-    return Sum(tidy(total.function), *total.limits)
+    return Sum(tidy(total.function, thorough=thorough), *total.limits)
 
 
 def _sign_into_sum(expr):

@@ -20,7 +20,7 @@ from .rules import substitute_definitions
 DPS = 40
 STEP = mpmath.mpf("1e-12")
 TOLERANCE = 1e-9  # relative to max(1, |derivative|); a wrong rule is off by far more
-POINTS = 4
+POINTS = 3  # per step; every step of a derivation is checked, so this adds up
 TRIES = 60
 SYMBOLIC_SECONDS = 2.0
 
