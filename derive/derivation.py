@@ -172,6 +172,11 @@ class Derivation:
 
         return render(self, "latex", standalone=standalone)
 
+    def to_html(self, standalone=False):
+        from .render import render
+
+        return render(self, "html", standalone=standalone)
+
     def to_dict(self):
         from .printing import to_latex
 
@@ -255,6 +260,11 @@ class Gradient:
         from .render import render
 
         return render(self, "latex", standalone=standalone)
+
+    def to_html(self, standalone=False):
+        from .render import render
+
+        return render(self, "html", standalone=standalone)
 
     def to_dict(self):
         out = {

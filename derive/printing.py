@@ -421,3 +421,135 @@ def unicode_to_latex(text):
     for char, command in UNICODE_TO_LATEX.items():
         text = text.replace(char, command)
     return text
+
+
+# -- MathML, for HTML that browsers render natively ----------------------------------------
+def _mathml_printer_class():
+    """SymPy's presentation MathML printer, with the fixes derive needs (built lazily: the
+    MathML module is only imported when HTML is written)."""
+    from sympy.printing.mathml import MathMLPresentationPrinter
+
+    class DeriveMathMLPrinter(MathMLPresentationPrinter):
+        """Names as the lesson writes them (ŷᵢ, errorᵢ, λ), σ for the sigmoid, f′(g(x)),
+        cases for piecewise results, and comparison signs that stay valid XML."""
+
+        def _mi(self, text):
+            node = self.dom.createElement("mi")
+            node.appendChild(self.dom.createTextNode(text))
+            return node
+
+        def _mo(self, text):
+            node = self.dom.createElement("mo")
+            node.appendChild(self.dom.createTextNode(text))
+            return node
+
+        def _mtext(self, text):
+            node = self.dom.createElement("mtext")
+            node.appendChild(self.dom.createTextNode(text))
+            return node
+
+        def _row(self, *children):
+            row = self.dom.createElement("mrow")
+            for child in children:
+                row.appendChild(child)
+            return row
+
+        def _named(self, name):
+            base, sub = split_name(name)
+            head = self._mi(HATS.get(base, GREEK.get(base, base)))
+            if sub is None:
+                return head
+            node = self.dom.createElement("msub")
+            node.appendChild(head)
+            node.appendChild(self._mi(sub))
+            return node
+
+        def _print_Symbol(self, sym, style="plain"):
+            return self._named(sym.name)
+
+        _print_Dummy = _print_Symbol
+
+        def _print_MatrixSymbol(self, sym):
+            return self._named(sym.name)
+
+        def _print_Indexed(self, expr):
+            node = self.dom.createElement("msub")
+            node.appendChild(self._named(str(expr.base)))
+            node.appendChild(self._row(*[self._print(i) for i in expr.indices]))
+            return node
+
+        def _print_Relational(self, expr):
+            signs = {"<": "&lt;", ">": "&gt;", "<=": "≤", ">=": "≥", "==": "=", "!=": "≠"}
+            return self._row(self._print(expr.lhs), self._mo(signs.get(expr.rel_op, expr.rel_op)),
+                             self._print(expr.rhs))
+
+        def _print_Piecewise(self, expr):
+            table = self.dom.createElement("mtable")
+            for value, cond in expr.args:
+                tr = self.dom.createElement("mtr")
+                for cell in (self._print(value),
+                             self._mtext("otherwise") if cond is sympy.true
+                             else self._row(self._mtext("where "), self._print(cond))):
+                    td = self.dom.createElement("mtd")
+                    td.appendChild(cell)
+                    tr.appendChild(td)
+                table.appendChild(tr)
+            return self._row(self._mo("{"), table)
+
+        def _function(self, name, args):
+            inner = self._row(*sum(([self._print(a), self._mo(",")] for a in args), [])[:-1])
+            return self._row(self._mi(name), self._mo("("), inner, self._mo(")"))
+
+        def _print_sigmoid(self, expr):
+            return self._function("σ", expr.args)
+
+        def _print_log(self, expr):
+            return self._function("ln", expr.args)
+
+        def _print_Max(self, expr):
+            return self._function("max", expr.args)
+
+        def _print_Min(self, expr):
+            return self._function("min", expr.args)
+
+        def _print_sign(self, expr):
+            return self._function("sign", expr.args)
+
+        def _prime(self, name, order, arg):
+            return self._row(self._mi(name + "′" * order), self._mo("("), self._print(arg), self._mo(")"))
+
+        def _print_Derivative(self, expr):
+            function = expr.expr
+            if isinstance(function, AppliedUndef) and len(function.args) == 1:
+                order = sum(count for _, count in expr.variable_count)
+                return self._prime(function.func.__name__, order, function.args[0])
+            return super()._print_Derivative(expr)
+
+        def _print_Subs(self, expr):
+            inner = expr.expr
+            if isinstance(inner, Derivative) and isinstance(inner.expr, AppliedUndef) and len(expr.point) == 1:
+                order = sum(count for _, count in inner.variable_count)
+                return self._prime(inner.expr.func.__name__, order, expr.point[0])
+            return super()._print_Subs(expr)
+
+        def _print_OneMatrix(self, expr):
+            node = self.dom.createElement("mn")
+            node.setAttribute("mathvariant", "bold")
+            node.appendChild(self.dom.createTextNode("1"))
+            return node
+
+        def _print_BooleanTrue(self, expr):
+            return self._mtext("otherwise")
+
+    return DeriveMathMLPrinter
+
+
+@functools.lru_cache(maxsize=1)
+def _mathml():
+    return _mathml_printer_class()()
+
+
+@functools.lru_cache(maxsize=4096)
+def to_mathml(expr):
+    """``expr`` as the inside of a MathML ``<math>`` element."""
+    return _mathml().doprint(expr)

@@ -15,7 +15,7 @@ import jinja2
 
 from . import printing
 
-FORMATS = ("text", "markdown", "latex", "json")
+FORMATS = ("text", "markdown", "latex", "html", "json")
 
 
 def templates_dir():
@@ -191,9 +191,90 @@ def _bytecode_cache():
     return jinja2.FileSystemBytecodeCache(directory)
 
 
+class HtmlFormat:
+    """Math as MathML, which current browsers lay out natively: no scripts, no network."""
+
+    name = "html"
+
+    def _math(self, inner):
+        return f'<math display="inline">{inner}</math>'
+
+    def _mml(self, expr):
+        return printing.to_mathml(expr)
+
+    def m(self, expr):
+        return self._math(self._mml(expr))
+
+    def mf(self, expr):
+        inner = self._mml(expr)
+        if expr.is_Add or expr.could_extract_minus_sign():
+            inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
+        return self._math(inner)
+
+    def _frac(self, top, bottom):
+        return f"<mfrac><mrow>{top}</mrow><mrow>{bottom}</mrow></mfrac>"
+
+    def _mark(self, partial):
+        return "<mo>∂</mo>" if partial else "<mi>d</mi>"
+
+    def op(self, wrt, partial=False):
+        mark = self._mark(partial)
+        return self._math(self._frac(mark, mark + self._mml(wrt)))
+
+    def dd(self, expr, wrt, partial=False):
+        mark = self._mark(partial)
+        inner = self._mml(expr)
+        if expr.is_Add or expr.is_Mul:
+            inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
+        return self._math(self._frac(mark, mark + self._mml(wrt)) + inner)
+
+    def leibniz(self, top, wrt, partial=False):
+        mark = self._mark(partial)
+        inner = self._mml(top)
+        if not top.is_Atom:
+            inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
+        return self._math(self._frac(mark + inner, mark + self._mml(wrt)))
+
+    def second(self, top, a, b, partial=True):
+        mark = self._mark(partial)
+        two = f"<msup>{mark}<mn>2</mn></msup>"
+        below = (f"{mark}<msup>{self._mml(a)}<mn>2</mn></msup>" if a == b
+                 else f"{mark}{self._mml(a)}{mark}{self._mml(b)}")
+        inner = self._mml(top) if top.is_Atom else f"<mrow><mo>(</mo>{self._mml(top)}<mo>)</mo></mrow>"
+        return self._math(self._frac(two + inner, below))
+
+    def grad(self, top, wrt):
+        return self._math(f"<msub><mo>∇</mo>{self._mml(wrt)}</msub>{self._mml(top)}")
+
+    def t(self, text):
+        import html
+
+        return html.escape(str(text))
+
+    def strong(self, text):
+        return f"<strong>{text}</strong>"
+
+    def bad(self, text):
+        return f'<strong class="failed">{text}</strong>'
+
+    def good(self, text):
+        return f'<strong class="checked">{text}</strong>'
+
+
+def _search_path(directory):
+    """A hashable search path of template folders: the user's first, the packaged last."""
+    packaged = str(templates_dir())
+    if directory is None:
+        return (packaged,)
+    if isinstance(directory, (str, os.PathLike)):
+        directory = (directory,)
+    folders = tuple(str(d) for d in directory)
+    return folders if packaged in folders else folders + (packaged,)
+
+
 @functools.lru_cache(maxsize=None)
 def _environment(latex, directory):
-    loader = jinja2.FileSystemLoader(directory)
+    loader = jinja2.FileSystemLoader(list(directory) if isinstance(directory, tuple) else directory)
     options = dict(loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                    undefined=jinja2.StrictUndefined, autoescape=False,
                    bytecode_cache=_bytecode_cache())
@@ -206,7 +287,7 @@ def _environment(latex, directory):
 
 def words(fmt, directory=None):
     """The shared words of ``words.j2``, bound to one format's way of writing math."""
-    env = _environment(False, str(directory or templates_dir()))
+    env = _environment(False, directory if isinstance(directory, tuple) else _search_path(directory))
     import sympy
 
     # X and N write the general power rule; E is e, the base of the natural logarithm.
@@ -214,15 +295,22 @@ def words(fmt, directory=None):
     return env.get_template("words.j2").make_module(names)
 
 
-def render(derivation, fmt="text", *, color=False, standalone=False, directory=None):
-    """The derivation as text, Markdown or LaTeX, through its layout template."""
-    directory = str(directory or templates_dir())
+def render(derivation, fmt="text", *, color=False, standalone=False, embedded=False, directory=None):
+    """The derivation as text, Markdown, LaTeX or HTML, through its layout template.
+
+    ``embedded`` leaves out the heading (a handout's problem supplies its own);
+    ``directory`` is a folder of templates, or a tuple of them searched in order (a
+    user's overrides first).
+    """
+    directory = _search_path(directory)
     if fmt == "text":
         f, template, latex = TextFormat(color), "text.j2", False
     elif fmt == "markdown":
         f, template, latex = InlineLatexFormat(), "markdown.j2", False
     elif fmt == "latex":
         f, template, latex = LatexFormat(), "latex.j2", True
+    elif fmt == "html":
+        f, template, latex = HtmlFormat(), "html.j2", False
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     env = _environment(latex, directory)
@@ -230,6 +318,6 @@ def render(derivation, fmt="text", *, color=False, standalone=False, directory=N
     kind = "vector" if hasattr(derivation, "lines") else (
         "gradient" if hasattr(derivation, "derivations") else "derivation")
     text = env.get_template(template).render(doc=derivation, d=derivation, kind=kind, f=f, say=say,
-                                             standalone=standalone)
+                                             standalone=standalone, embedded=embedded)
     # The shared words write a few math signs as Unicode (·, −, ′); pdflatex wants commands.
     return printing.unicode_to_latex(text) if latex else text
