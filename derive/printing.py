@@ -417,10 +417,39 @@ UNICODE_TO_LATEX = {
 
 
 def unicode_to_latex(text):
-    """Replace the few Unicode math signs of the words by LaTeX commands (pdflatex-safe)."""
+    """Unicode math signs (the words', or a teacher's own text) as LaTeX commands, so the
+    result is plain ASCII that pdflatex reads without any input-encoding package."""
     for char, command in UNICODE_TO_LATEX.items():
         text = text.replace(char, command)
-    return text
+    if text.isascii():
+        return text
+    return "".join(ch if ch.isascii() else _latex_char(ch) for ch in text)
+
+
+@functools.lru_cache(maxsize=None)
+def _latex_char(ch):
+    """One remaining non-ASCII character: Greek by name, scripts as ^ and _, accents folded."""
+    import unicodedata
+
+    name = unicodedata.name(ch, "")
+    if name.startswith("GREEK SMALL LETTER ") or name.startswith("GREEK CAPITAL LETTER "):
+        word = name.rsplit(" ", 1)[-1].lower()
+        word = {"lamda": "lambda"}.get(word, word)
+        if name.startswith("GREEK CAPITAL"):
+            word = word.capitalize()
+        return r"\ensuremath{\%s}" % word
+    if ch in SUPERSCRIPT.values():
+        plain = next(k for k, v in SUPERSCRIPT.items() if v == ch)
+        return r"\ensuremath{^{%s}}" % plain.replace("−", "-")
+    if ch in SUBSCRIPT.values():
+        plain = next(k for k, v in SUBSCRIPT.items() if v == ch)
+        return r"\ensuremath{_{%s}}" % plain.replace("−", "-")
+    symbols = {"Σ": r"\Sigma", "∂": r"\partial", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq",
+               "√": r"\surd", "∞": r"\infty", "±": r"\pm", "→": r"\to", "⋅": r"\cdot"}
+    if ch in symbols:
+        return r"\ensuremath{%s}" % symbols[ch]
+    folded = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+    return folded or "?"
 
 
 # -- MathML, for HTML that browsers render natively ----------------------------------------

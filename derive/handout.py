@@ -1,0 +1,282 @@
+"""Worked-solution handouts: a TOML problem set in, Markdown, LaTeX, PDF or HTML out.
+
+    title = "Calculating the gradient"
+    [[problems]]
+    name = "mse"
+    wrt = "weight"
+    [[problems]]
+    expression = "sin(x^2)"
+    wrt = "x"
+    points = 2
+
+Each problem is explained and checked exactly as ``derive explain`` does it; the answer
+key carries every worked solution and its numeric check, the student version the
+questions with room to work. Start-up and template compilation are paid once per
+handout, not per problem.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DeriveError
+
+TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent"}
+PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points"}
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".pdf": "pdf",
+           ".html": "html", ".htm": "html"}
+MAX_PROBLEMS = 200
+MAX_FILE_BYTES = 1_000_000
+TEX_SECONDS = 120
+
+
+@dataclass
+class ProblemSpec:
+    """One problem of a set, as the file gives it."""
+
+    number: int
+    wrt: str | None
+    name: str | None = None
+    expression: str | None = None
+    let: dict | None = None
+    prompt: str | None = None
+    points: float | None = None
+
+
+@dataclass
+class ProblemSet:
+    """A handout's contents: its title and the problems, in order."""
+
+    title: str
+    problems: list
+    author: str | None = None
+    course: str | None = None
+    date: str | None = None
+    instructions: str | None = None
+    source: str = ""
+
+
+@dataclass
+class Solved:
+    """A problem with its explanation (a Derivation, a Gradient) ready to render."""
+
+    spec: ProblemSpec
+    document: object
+    solution: str = ""
+
+    @property
+    def passed(self):
+        return self.document.check is None or self.document.check.passed
+
+
+@dataclass
+class Handout:
+    problem_set: ProblemSet
+    solved: list = field(default_factory=list)
+
+
+def load(path):
+    """Read and validate a problem set; every mistake is one line naming file, problem, key."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DeriveError(f"cannot read {path}: {error.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise DeriveError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1000} KB")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DeriveError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DeriveError(f"{path}: not valid TOML ({error})") from None
+    return parse_problem_set(data, str(path))
+
+
+def parse_problem_set(data, source="<problem set>"):
+    """A ProblemSet from the parsed TOML, or DeriveError naming what is wrong and where."""
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise DeriveError(f"{source}: unknown key '{unknown[0]}' at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise DeriveError(f"{source}: the key 'title' is missing; give the handout a title, as in title = \"Derivatives\"")
+    for key in ("author", "course", "date", "instructions"):
+        if key in data and not isinstance(data[key], (str,)) and key != "date":
+            raise DeriveError(f"{source}: '{key}' must be text")
+    problems = data.get("problems")
+    if not isinstance(problems, list) or not problems:
+        raise DeriveError(f"{source}: there are no problems; add at least one [[problems]] table")
+    if len(problems) > MAX_PROBLEMS:
+        raise DeriveError(f"{source}: {len(problems)} problems is more than the {MAX_PROBLEMS} a handout takes")
+    specs = [_problem(entry, number, source) for number, entry in enumerate(problems, start=1)]
+    return ProblemSet(title=title.strip(), problems=specs, author=data.get("author"),
+                      course=data.get("course"), date=str(data["date"]) if "date" in data else None,
+                      instructions=data.get("instructions"), source=source)
+
+
+def _problem(entry, number, source):
+    where = f"{source}: problem {number}"
+    if not isinstance(entry, dict):
+        raise DeriveError(f"{where}: must be a table, written [[problems]]")
+    unknown = sorted(set(entry) - PROBLEM_KEYS)
+    if unknown:
+        raise DeriveError(f"{where}: unknown key '{unknown[0]}'; a problem takes {', '.join(sorted(PROBLEM_KEYS))}")
+    has_name, has_expression = "name" in entry, "expression" in entry
+    if has_name == has_expression:
+        raise DeriveError(f"{where}: give exactly one of the keys 'name' (a problem such as mse) or 'expression'")
+    for key in ("name", "expression", "wrt", "prompt"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+            raise DeriveError(f"{where}: the key '{key}' must be non-empty text")
+    if "points" in entry and (isinstance(entry["points"], bool) or not isinstance(entry["points"], (int, float))
+                              or entry["points"] < 0):
+        raise DeriveError(f"{where}: the key 'points' must be a number of at least 0")
+    let = entry.get("let")
+    if let is not None:
+        if not isinstance(let, dict) or not all(isinstance(v, str) for v in let.values()):
+            raise DeriveError(f"{where}: the key 'let' must be a table of names, as in let = {{ error = \"yhat - y\" }}")
+        if has_name:
+            raise DeriveError(f"{where}: the key 'let' is for an expression; a named problem has its own names")
+    return ProblemSpec(number=number, wrt=entry.get("wrt"), name=entry.get("name"),
+                       expression=entry.get("expression"), let=let, prompt=entry.get("prompt"),
+                       points=entry.get("points"))
+
+
+def solve(problem_set, *, seed=0, progress=None):
+    """Explain and check every problem (``progress`` is called once per problem)."""
+    from .derivation import explain, gradient
+
+    solved = []
+    for spec in problem_set.problems:
+        text = spec.name or spec.expression
+        wrt = spec.wrt
+        try:
+            if wrt is not None and ("," in wrt or wrt.strip() == "all"):
+                document = gradient(text, wrt=wrt, let=spec.let, seed=seed)
+            else:
+                document = explain(text, wrt=wrt, let=spec.let, seed=seed)
+        except DeriveError as error:
+            raise DeriveError(f"{problem_set.source}: problem {spec.number}: {error}") from None
+        solved.append(Solved(spec, document))
+        if progress:
+            progress(spec)
+    return Handout(problem_set, solved)
+
+
+def render(handout, fmt, *, answers=True, templates=None):
+    """The handout as Markdown, LaTeX or HTML text (PDF is LaTeX, compiled by ``write``)."""
+    from . import render as rendering
+
+    layout = {"markdown": "markdown", "latex": "latex", "pdf": "latex", "html": "html"}[fmt]
+    search = rendering._search_path(templates)
+    latex = layout == "latex"
+    for item in handout.solved:
+        item.solution = rendering.render(item.document, layout, embedded=True, directory=search) if answers else ""
+    env = rendering._environment(latex, search)
+    f = {"markdown": rendering.InlineLatexFormat(), "latex": rendering.LatexWordsFormat(),
+         "html": rendering.HtmlFormat()}[layout]
+    say = rendering.words(f, search)
+    text = env.get_template(f"handout_{layout}.j2").render(
+        handout=handout, ps=handout.problem_set, items=handout.solved, answers=answers, f=f, say=say)
+    from .printing import unicode_to_latex
+
+    return unicode_to_latex(text) if latex else text
+
+
+def output_format(path, fmt=None):
+    """The format a path asks for, by its extension, unless ``fmt`` overrides it."""
+    if fmt:
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise DeriveError(f"cannot tell the format of {path}: use .md, .tex, .pdf or .html, or --format")
+    return FORMATS[suffix]
+
+
+def tex_engine():
+    """The command that turns .tex into .pdf: latexmk if present, else pdflatex."""
+    if shutil.which("latexmk"):
+        return ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet"]
+    if shutil.which("pdflatex"):
+        return ["pdflatex", "-interaction=nonstopmode", "-halt-on-error"]
+    raise DeriveError("no TeX engine found (latexmk or pdflatex) to make a PDF; on Debian or Ubuntu "
+                      "install it with: apt-get install texlive-latex-base (and latexmk), "
+                      "or write .tex and compile it elsewhere")
+
+
+def compile_pdf(tex, target):
+    """Compile LaTeX text into the PDF ``target``, whole or not at all."""
+    engine = tex_engine()
+    with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
+        source = Path(work) / "handout.tex"
+        source.write_text(tex, encoding="utf-8")
+        runs = 1 if engine[0] == "latexmk" else 2  # pdflatex twice settles page references
+        for _ in range(runs):
+            try:
+                done = subprocess.run(engine + ["handout.tex"], cwd=work, capture_output=True,
+                                      text=True, errors="replace", timeout=TEX_SECONDS,
+                                      stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
+            if done.returncode != 0:
+                raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(done.stdout, tex)}")
+        pdf = Path(work) / "handout.pdf"
+        if not pdf.is_file():
+            raise DeriveError("the TeX engine wrote no PDF")
+        _replace(pdf.read_bytes(), target)
+
+
+def tex_error(log, tex):
+    """The one line that matters from a TeX log: the error and the offending source line."""
+    lines = log.splitlines()
+    message, number = "unknown error", None
+    for k, line in enumerate(lines):
+        if line.startswith("!"):
+            message = line[1:].strip()
+            for later in lines[k:k + 12]:
+                if later.startswith("l.") and later[2:].split(" ", 1)[0].isdigit():
+                    number = int(later[2:].split(" ", 1)[0])
+                    break
+            break
+    if number is not None:
+        source = tex.splitlines()[number - 1] if number <= len(tex.splitlines()) else ""
+        return f"{message} at line {number} of the .tex: {source.strip()[:160]}"
+    return message
+
+
+def _replace(data, target):
+    """Write bytes to ``target`` atomically."""
+    directory = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".derive-", suffix=".tmp")
+    except OSError as error:
+        raise DeriveError(f"cannot write {target}: {error.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def answers_path(path):
+    """``handout.pdf`` -> ``handout-answers.pdf``."""
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-answers{p.suffix}"))
+
+
+def write(handout, path, fmt, *, answers=True, templates=None):
+    """Render and write one version of the handout (compiling a PDF when asked)."""
+    if fmt == "pdf":
+        tex_engine()  # say what is missing before any work is done
+        compile_pdf(render(handout, "pdf", answers=answers, templates=templates), path)
+        return
+    text = render(handout, fmt, answers=answers, templates=templates)
+    _replace(text.encode("utf-8"), path)
