@@ -215,7 +215,7 @@ def compile_pdf(tex, target):
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
         source = Path(work) / "handout.tex"
         source.write_text(tex, encoding="utf-8")
-        runs = 1 if engine[0] == "latexmk" else 2  # pdflatex twice settles page references
+        runs = 1  # the handout has no cross-references, so one pdflatex pass is final
         for _ in range(runs):
             try:
                 done = subprocess.run(engine + ["handout.tex"], cwd=work, capture_output=True,
