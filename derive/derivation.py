@@ -9,13 +9,13 @@ renderable derivations.
 True
 """
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
 
 import sympy
 
+from .document import Document
 from .errors import DeriveError
 from .problems import get_problem
 from .symbols import symbol
@@ -74,7 +74,7 @@ class Subject:
         return sorted(self.written_out.free_symbols, key=str)
 
 
-class Derivation:
+class Derivation(Document):
     """A derivative worked out step by step and checked against numbers.
 
     ``result`` is the SymPy derivative (equal to ``sympy.diff``), ``steps`` the tree of
@@ -157,26 +157,6 @@ class Derivation:
         return _paths(self.top, self.expression, self.definitions, self.wrt)
 
     # -- output ----------------------------------------------------------------------------
-    def to_text(self, color=False):
-        from .render import render
-
-        return render(self, "text", color=color)
-
-    def to_markdown(self):
-        from .render import render
-
-        return render(self, "markdown")
-
-    def to_latex(self, standalone=False):
-        from .render import render
-
-        return render(self, "latex", standalone=standalone)
-
-    def to_html(self, standalone=False):
-        from .render import render
-
-        return render(self, "html", standalone=standalone)
-
     def to_dict(self):
         from .printing import to_latex
 
@@ -202,12 +182,6 @@ class Derivation:
             out["update"] = f"{self.wrt} <- {self.update}"
         return out
 
-    def to_json(self):
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-    def _repr_markdown_(self):
-        return self.to_markdown()
-
     def _repr_latex_(self):
         from .printing import to_latex
 
@@ -217,7 +191,7 @@ class Derivation:
         return f"<Derivation d/d{self.wrt} {self.expression} = {self.result}>"
 
 
-class Gradient:
+class Gradient(Document):
     """Every partial derivative of one loss, the gradient vector and the simultaneous update."""
 
     def __init__(self, subject, derivations, hessian=None):
@@ -246,26 +220,6 @@ class Gradient:
             checks.append(self.hessian.check)
         return combine(checks) if checks else None
 
-    def to_text(self, color=False):
-        from .render import render
-
-        return render(self, "text", color=color)
-
-    def to_markdown(self):
-        from .render import render
-
-        return render(self, "markdown")
-
-    def to_latex(self, standalone=False):
-        from .render import render
-
-        return render(self, "latex", standalone=standalone)
-
-    def to_html(self, standalone=False):
-        from .render import render
-
-        return render(self, "html", standalone=standalone)
-
     def to_dict(self):
         out = {
             "wrt": [str(w) for w in self.wrt],
@@ -278,11 +232,6 @@ class Gradient:
             out["hessian"] = self.hessian.to_dict()
         return out
 
-    def to_json(self):
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-    def _repr_markdown_(self):
-        return self.to_markdown()
 
 
 class Hessian:

@@ -103,6 +103,10 @@ def parse_problem_set(data, source="<problem set>"):
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise DeriveError(f"{source}: unknown key '{unknown[0]}' at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
+    if "descent" in data:
+        descent = data["descent"]
+        if not isinstance(descent, dict):
+            raise DeriveError(f"{source}: [descent] must be a table, as in [descent] name = \"mse\"")
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise DeriveError(f"{source}: the key 'title' is missing; give the handout a title, as in title = \"Derivatives\"")

@@ -108,17 +108,7 @@ class TextPrinter(StrPrinter):
             if lead is not None:
                 terms.remove(lead)
                 terms.insert(0, lead)
-        out = ""
-        for i, term in enumerate(terms):
-            text = self._print(term)
-            negative = text.startswith("−")
-            if negative:
-                text = text[1:]
-            if i == 0:
-                out = ("−" if negative else "") + text
-            else:
-                out += (" − " if negative else " + ") + text
-        return out
+        return self._join_terms(terms)
 
     def _factor(self, factor, prec):
         """A factor of a product, bracketed when it would otherwise read wrongly."""

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import sympy
 
+from .document import Document
 from .errors import DeriveError
 from .symbols import symbol
 
@@ -36,7 +37,7 @@ class VectorCheck:
 
 
 @dataclass
-class VectorExplanation:
+class VectorExplanation(Document):
     """Every line of the matrix-calculus derivation, each with its shape."""
 
     problem: str
@@ -47,21 +48,6 @@ class VectorExplanation:
     gradient_w: sympy.Expr
     gradient_b: sympy.Expr
     check: VectorCheck
-
-    def to_text(self, color=False):
-        from .render import render
-
-        return render(self, "text", color=color)
-
-    def to_markdown(self):
-        from .render import render
-
-        return render(self, "markdown")
-
-    def to_latex(self, standalone=False):
-        from .render import render
-
-        return render(self, "latex", standalone=standalone)
 
     def to_dict(self):
         return {
@@ -74,10 +60,6 @@ class VectorExplanation:
             "check": self.check.to_dict(),
         }
 
-    def to_json(self):
-        import json
-
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
 
 def explain_vector(name, *, half=False, learning_rate="alpha", seed=0, shape=(6, 3)):
