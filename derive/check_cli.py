@@ -4,6 +4,7 @@ The command object ``check`` is registered by derive/cli.py with ``cli.add_comma
 """
 
 import json
+import sys
 
 import click
 
@@ -76,4 +77,4 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
                         wrt=str(problem(expression, wrt).wrt))
         text += "\n" + steps.to_text()
     click.echo(text, nl=not text.endswith("\n"))
-    raise click.exceptions.Exit(0 if result.correct else 1)
+    sys.exit(0 if result.correct else 1)

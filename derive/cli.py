@@ -240,6 +240,18 @@ def write_whole(path, text):
         raise
 
 
+def _register_commands():
+    """Commands that live in their own modules (their imports stay lazy)."""
+    from .check_cli import check
+    from .descend_cli import descend
+
+    cli.add_command(check)
+    cli.add_command(descend)
+
+
+_register_commands()
+
+
 def main(argv=None):
     """The console script: run the CLI, turning every error into one line."""
     try:

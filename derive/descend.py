@@ -687,7 +687,7 @@ def compile_model(problem, x):
 class ClosedForm:
     values: dict  # long name -> value
     loss: float
-    method: str
+    method: str  # "least_squares" or "ridge_normal_equations" (descend_words.j2 says each in words)
     tolerance: float = CLOSED_FORM_TOLERANCE
     compared: bool = False
     agrees: bool | None = None
@@ -715,7 +715,7 @@ def closed_form(name, data, hyper=None):
         w, b = (float(v) for v in solution)
         loss = float(np.mean((w * x + b - y) ** 2))
         return ClosedForm({"weight": w, "bias": b}, loss,
-                          "least squares: the normal equations XᵀX θ = Xᵀy, X = [x, 1]", unique=bool(rank == 2))
+                          "least_squares", unique=bool(rank == 2))
     if name == "ridge":
         lam = float((hyper or {}).get("lambda", HYPER_DEFAULTS["lambda"]))
         gram = design.T @ design / n + np.diag([lam, 0.0])
@@ -724,8 +724,7 @@ def closed_form(name, data, hyper=None):
         except np.linalg.LinAlgError:
             return None
         loss = float(np.mean((w * x + b - y) ** 2) + lam * w * w)
-        return ClosedForm({"weight": w, "bias": b}, loss,
-                          "the normal equations with the penalty (XᵀX/n + diag(λ, 0)) θ = Xᵀy/n")
+        return ClosedForm({"weight": w, "bias": b}, loss, "ridge_normal_equations")
     return None
 
 
@@ -879,12 +878,23 @@ class Descent:
         return out
 
     def to_json(self):
+        """Strict JSON: a number that overflowed (∞, NaN) is written as null."""
         import json
 
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True)
+        return json.dumps(_finite(self.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
 
     def render(self, fmt="text", standalone=False):
         return render(self, fmt, standalone=standalone)
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def get_descent_problem(name):
@@ -1194,11 +1204,13 @@ def plot(run, path):
     stages = _stages(run)
     colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, len(stages)))
     names = run.names
+    curves = []
     for colour, h in zip(colors, stages):
         theta = [h[k] for k in names]
         if not all(math.isfinite(v) for v in theta):
             continue
-        ax_fit.plot(grid, model(theta), color=colour, lw=2.0 if h is stages[-1] else 1.2,
+        curves.append(model(theta))
+        ax_fit.plot(grid, curves[-1], color=colour, lw=2.0 if h is stages[-1] else 1.2,
                     label=f"step {h['step']}")
     form = run.closed_form
     if form is not None:
@@ -1210,7 +1222,12 @@ def plot(run, path):
     ax_fit.legend(fontsize=8, loc="best")
     ax_fit.grid(alpha=0.3)
     lo, hi = float(np.min(y)), float(np.max(y))
-    pad = 0.15 * (hi - lo or 1.0)
+    span = hi - lo or 1.0
+    finite_curves = [c[np.isfinite(c)] for c in curves if np.isfinite(c).any()]
+    if finite_curves:  # show where the fit started, within reason
+        lo = max(min(lo, *(float(c.min()) for c in finite_curves)), lo - 1.5 * span)
+        hi = min(max(hi, *(float(c.max()) for c in finite_curves)), hi + 1.5 * span)
+    pad = 0.08 * (hi - lo or 1.0)
     ax_fit.set_ylim(lo - pad, hi + pad)
     fig.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
@@ -1234,15 +1251,22 @@ def plot(run, path):
 
 def _stages(run, count=5):
     last = run.steps_run
-    wanted = sorted({0, *(int(round(last * f)) for f in (0.02, 0.1, 0.3)), last})
+    wanted = sorted({0, min(1, last), min(3, last), int(round(last * 0.1)), last})
     by_step = {h["step"]: h for h in run.history}
     out = [by_step[s] for s in wanted if s in by_step]
     return out[:count - 1] + [out[-1]] if len(out) > count else out
 
 
 # -- rendering ------------------------------------------------------------------------------------
-TEMPLATES = {"text": "descend_text.j2", "markdown": "descend_markdown.j2", "latex": "descend_latex.j2",
-             "html": "descend_html.j2"}
+TEMPLATES = {"text": "descend_text.j2", "markdown": "descend_markdown.j2", "latex": "descend_latex.j2"}
+
+
+def _matrix_names():
+    """The symbols the words of the closed form are written in: X, y, θ, n, λ."""
+    from .symbols import symbol
+
+    return {"X": sympy.MatrixSymbol("X", 3, 2), "Y": sympy.MatrixSymbol("y", 3, 1),
+            "theta": sympy.MatrixSymbol("theta", 2, 1), "N": symbol("n"), "lam": symbol("lambda")}
 
 
 def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None):
@@ -1252,10 +1276,10 @@ def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None)
     if fmt == "json":
         return run.to_json() + "\n"
     if fmt not in TEMPLATES:
-        raise DeriveError(f"unknown format {fmt!r}; use one of text, markdown, latex, html, json")
+        raise DeriveError(f"unknown format {fmt!r}; use one of text, markdown, latex, json")
     directory = str(directory or r.templates_dir())
     latex = fmt == "latex"
-    if fmt in ("text", "html"):
+    if fmt == "text":
         f, words_f, style = r.TextFormat(), r.TextFormat(), "text"
     elif fmt == "markdown":
         f, words_f, style = r.InlineLatexFormat(), r.InlineLatexFormat(), "latex"
@@ -1270,7 +1294,7 @@ def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None)
     say = r._environment(False, directory).get_template("descend_words.j2").make_module(
         {"f": words_f, "num": (lambda v, digits=6: fmt_number(v, digits, latex=not plain)
                                if plain else "$" + fmt_number(v, digits, latex=True) + "$"),
-         "run": run})
+         "run": run, **_matrix_names()})
     text = env.get_template(TEMPLATES[fmt]).render(
         run=run, f=f, say=say, num=num, plugged=plugged(run, style), standalone=standalone,
         plot=plot_link if plot_link is not None else run.plot, p=run.problem,

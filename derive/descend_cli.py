@@ -1,0 +1,111 @@
+"""``derive descend``: gradient descent worked with numbers, as a click command.
+
+The command object ``descend`` is registered by ``derive/cli.py`` with
+``cli.add_command(descend)``. Only click is imported here: NumPy, SymPy and the rest are
+imported when the command runs, so ``derive --help`` stays fast.
+
+Exit codes: 0 done and checked; 2 bad input (one ``Error:`` line); 3 the gradient used
+failed its check against a finite difference of the loss (or the engine's own check).
+"""
+
+import sys
+
+import click
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--data", "data_path", metavar="FILE.csv",
+              help="A CSV file with a header row and the columns x and y (see --x, --y).")
+@click.option("--synthetic", type=int, metavar="N",
+              help="Make N points instead: y = 3x + 2 + noise (for bce: labels 0/1), seeded with --seed.")
+@click.option("--x", "x_name", default="x", show_default=True, help="The column of the input.")
+@click.option("--y", "y_name", default="y", show_default=True, help="The column of the target.")
+@click.option("--learning-rate", "rate", type=float, default=0.05, show_default=True,
+              help="α, the size of each step against the gradient.")
+@click.option("--steps", type=click.IntRange(0, 1_000_000), default=200, show_default=True,
+              help="The most steps to take.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the random start (and of --synthetic data).")
+@click.option("--tol", type=float, default=1e-10, show_default=True,
+              help="Stop early when the loss changes by no more than this in one step.")
+@click.option("--lambda", "lam", type=float, default=None, help="λ, the penalty of ridge (default 0.1).")
+@click.option("--delta", type=float, default=None, help="δ, the threshold of huber (default 1).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
+              default="text", show_default=True, help="How to write the result.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (whole, or not at all).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="FILE.png",
+              help="Draw the loss against the step, and the data with the fit at a few stages (needs matplotlib).")
+@click.option("--standalone", is_flag=True, help="With --format latex: a complete document.")
+def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt, output,
+            plot_path, standalone):
+    """Run gradient descent on the loss NAME over data, showing the lesson's four steps
+    with real numbers, and check it: the gradient against a finite difference of the loss,
+    and (mse, ridge) the result against the closed form.
+
+    NAME is mse, ridge, bce (logistic), mae, huber, relu or mlp.
+
+    \b
+    Examples:
+      derive descend mse --data points.csv --learning-rate 0.05 --steps 200 --seed 7
+      derive descend mse --synthetic 50 --seed 7
+      derive descend ridge --synthetic 50 --lambda 0.1 --steps 2000
+      derive descend bce --data labels.csv --steps 500 --x hours --y passed
+      derive descend mse --synthetic 8 --format markdown -o descent.md --plot descent.png
+      derive descend mse --synthetic 1000 --format json
+
+    Exit codes: 0 done and checked; 2 bad input; 3 the gradient check failed.
+    """
+    from .errors import DeriveError
+
+    try:
+        text, run = _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt,
+                         output, plot_path, standalone)
+    except DeriveError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    failed = not run.check_passed or (run.engine_check is not None and not run.engine_check.passed)
+    if failed:
+        # Loudly, on the terminal, never into a file that may be handed out.
+        click.echo(text, nl=not text.endswith("\n"))
+        click.echo("Error: the gradient used failed its check against a finite difference of the loss "
+                   "(see FAILED above); the run is not trustworthy.", err=True)
+        sys.exit(3)
+    if output:
+        from .cli import write_whole
+
+        write_whole(output, text)
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    if run.diverging and fmt == "json":
+        click.echo(f"Warning: the loss grew (diverging); try a smaller --learning-rate, such as "
+                   f"{run.suggested_learning_rate:g}", err=True)
+
+
+def _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt, output,
+         plot_path, standalone):
+    from . import descend as engine
+    from .errors import DeriveError
+
+    if (data_path is None) == (synthetic is None):
+        raise DeriveError("give the data with --data FILE.csv, or make some with --synthetic N (one of them)")
+    if fmt != "latex" and standalone:
+        raise DeriveError("--standalone is for --format latex")
+    for option, value in (("--learning-rate", rate), ("--tol", tol)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise DeriveError(f"{option} must be a finite number")
+    problem = engine.get_descent_problem(name)
+    if synthetic is not None:
+        if (x_name, y_name) != ("x", "y"):
+            raise DeriveError("--x and --y name the columns of a --data file; --synthetic makes x and y itself")
+        data = engine.synthetic(synthetic, seed=seed, labels=problem.labels)
+    else:
+        data = engine.load_csv(data_path, x=x_name, y=y_name)
+    run = engine.descend(problem.name, data, learning_rate=rate, steps=steps, seed=seed, tol=tol,
+                         hyper={"lambda": lam, "delta": delta})
+    if plot_path:
+        engine.plot(run, plot_path)
+    return engine.render(run, fmt, standalone=standalone), run
