@@ -100,8 +100,32 @@ def _check_item(prepared, answer):
         return _invalid(f"internal error ({type(error).__name__})")
 
 
+# The prepared problems of the running batch. The check pool is forked after they are
+# ready, so its workers inherit them instead of receiving them pickled with every chunk
+# (that pickling cost more than the checks); a worker that did not inherit them (a
+# platform without fork) prepares a problem the first time it meets it.
+_SHARED = {}
+
+
+def _shared(key):
+    if key not in _SHARED:
+        status, value = _prepare_one(key)
+        if status != "ok":
+            raise DeriveError(value)
+        _SHARED[key] = value
+    return _SHARED[key]
+
+
 def _check_chunk(items):
-    return [_check_item(prepared, answer) for prepared, answer in items]
+    out = []
+    for key, answer in items:
+        try:
+            prepared = _shared(key)
+        except DeriveError as error:
+            out.append(_invalid(str(error)))
+            continue
+        out.append(_check_item(prepared, answer))
+    return out
 
 
 def _invalid(reason):
@@ -340,24 +364,26 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, chunk=CHUNK):
                     record(indices, _invalid(value))
                 continue
             for answer in answers:
-                current.append((value, answer))
+                current.append((key, answer))
                 if len(current) >= chunk:
                     chunks.append(current)
                     current = []
-            if current:  # a chunk holds one problem, pickled once with it
+            if current:  # a chunk holds one problem's answers
                 chunks.append(current)
                 current = []
         progress_file.flush()
+        _SHARED.clear()
+        _SHARED.update({key: value for key, (status, value) in prepared.items() if status == "ok"})
 
         # 2. each distinct answer once
         def checked(items, outcomes):
-            for (problem_, answer), outcome in zip(items, outcomes):
-                record(todo[_key_of(problem_)][answer], outcome)
+            for (key, answer), outcome in zip(items, outcomes):
+                record(todo[key][answer], outcome)
             progress_file.flush()
 
         def failed(item, reason):
-            problem_, answer = item
-            record(todo[_key_of(problem_)][answer], _invalid(reason))
+            key, answer = item
+            record(todo[key][answer], _invalid(reason))
             progress_file.flush()
 
         _run(chunks, _check_chunk, jobs, lambda items: 5.0 + ROW_DEADLINE * len(items), checked, failed)
@@ -367,6 +393,3 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, chunk=CHUNK):
         os.unlink(partial)
     return _summary(rows, results, names)
 
-
-def _key_of(prepared):
-    return prepared.batch_key

@@ -264,7 +264,7 @@ def explain(expression, wrt=None, *, let=None, half=None, mean=None, learning_ra
     ``order=2`` differentiates the first derivative again.
     Raises ``DeriveError`` for bad input, with a one-line message.
     """
-    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate)
+    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate, wrt=wrt)
     if wrt is None and subject.problem is not None:
         names = ", ".join(p.name for p in subject.problem.parameters)
         raise DeriveError(f"say which parameter to differentiate {subject.problem.name} by: --wrt one of {names}, or all")
@@ -287,7 +287,8 @@ def gradient(expression, wrt="all", *, let=None, half=None, mean=None, learning_
     expression), a comma-separated string ``"weight,bias"``, or a list of names.
     ``hessian=True`` adds the matrix of second partials.
     """
-    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate)
+    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate,
+                           wrt=None if wrt == "all" else wrt)
     if wrt is None or (isinstance(wrt, str) and wrt.strip() == "all"):
         variables = subject.parameters()
         if not variables:
@@ -357,7 +358,7 @@ def _hessian(subject, derivations, check, seed):
 
 
 # -- reading the user's input --------------------------------------------------------------
-def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=None):
+def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=None, wrt=None):
     """The expression (parsed, or a named problem) with its names and conventions."""
     rate = symbol(_learning_rate(learning_rate))
     if isinstance(expression, str):
@@ -371,8 +372,7 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
         from .problems import ALIASES, CATALOG
 
         word = expression.strip()
-        if NAME.match(word) and len(word) > 1 and not let:
-            # A bare word is a problem's name far more often than a whole expression.
+        if _looks_like_a_problem_name(word, wrt, let):
             names = ", ".join(list(CATALOG) + list(ALIASES))
             raise DeriveError(f"no problem is called '{word}'; the named problems are {names} "
                               f"(see derive list), or write an expression such as 'sin(x^2)'")
@@ -387,6 +387,23 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
     definitions = {name: meaning for name, meaning in lets}
     _check_names(expr, definitions)
     return Subject(expr, definitions, None, source, lets=lets, learning_rate=rate)
+
+
+def _looks_like_a_problem_name(word, wrt, let):
+    """A bare word that is no constant, differentiated by something else (msq --wrt w), or
+    one letter away from a problem's name (mes): a mistyped name, not an expression."""
+    import difflib
+
+    from .parse import CONSTANTS
+    from .problems import ALIASES, CATALOG
+
+    if let or not NAME.match(word) or len(word) < 2 or word in CONSTANTS:
+        return False
+    names = list(CATALOG) + list(ALIASES)
+    if difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.6):
+        return True
+    wanted = [w.strip() for w in str(wrt).split(",")] if wrt is not None else []
+    return bool(wanted) and word not in wanted
 
 
 def read_lets(let):

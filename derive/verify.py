@@ -138,9 +138,45 @@ def check_step(step, definitions, sizes, fixed, rng, points=POINTS):
     expression, derivative = _concrete((expression, derivative), sizes, rng)
     try:
         f, df = evaluator(expression), evaluator(derivative)
-        return _finite_differences(step, wrt, expression, derivative, f, df, fixed, rng, points)
+        guards = _guards(expression)
+        return _finite_differences(step, wrt, expression, derivative, f, df, fixed, rng, points, guards)
     except NotNumeric:
         return _symbolic(step, expression, derivative)
+
+
+def _guards(expression):
+    """Evaluators of the domain parts that can be evaluated on their own."""
+    guards = []
+    for part in _domain_parts(expression):
+        try:
+            guards.append(evaluator(part))
+        except NotNumeric:
+            pass
+    return guards
+
+
+def _real_where_defined(guard, values):
+    try:
+        return is_finite_real(guard(values, DPS))
+    except NotNumeric:
+        return True  # a part that needs a summation index has no value of its own
+
+
+def _domain_parts(expr):
+    """The parts of ``expr`` that leave the reals outside their domain: roots, logarithms,
+    inverse functions. A point is inside the real domain only if each of them is real there
+    (|√x| is real at x = −1, but √x is not, and neither is the derivative's working)."""
+    parts = set()
+    bound = {limit[0] for total in expr.atoms(sympy.Sum) for limit in total.limits}
+    for node in sympy.preorder_traversal(expr):
+        if node.free_symbols & bound:
+            continue  # inside a sum: the sum's own value is what is checked
+        if node.is_Pow and not node.exp.is_integer:
+            parts.add(node)
+        elif isinstance(node, sympy.Function) and not isinstance(node, sympy.core.function.AppliedUndef):
+            parts.add(node)
+    parts.discard(expr)
+    return sorted(parts, key=sympy.default_sort_key)[:50]
 
 
 def _concrete(exprs, sizes, rng):
@@ -176,7 +212,7 @@ def _sample(rng, attempt):
     return mpmath.mpf(rng.uniform(-0.95, 0.95))
 
 
-def _finite_differences(step, wrt, expression, derivative, f, df, fixed, rng, points):
+def _finite_differences(step, wrt, expression, derivative, f, df, fixed, rng, points, guards=()):
     variables = _variables(expression, derivative, wrt)
     worst = 0.0
     valid = 0
@@ -196,6 +232,8 @@ def _finite_differences(step, wrt, expression, derivative, f, df, fixed, rng, po
             values[wrt] = at
             if not all(is_finite_real(v) for v in (exact, above, below)):
                 continue  # outside the real domain: try another point
+            if not all(_real_where_defined(guard, values) for guard in guards):
+                continue  # a part of the expression is not real here
             estimate = (mpmath.re(above) - mpmath.re(below)) / (2 * STEP)
             exact = mpmath.re(exact)
             error = float(abs(estimate - exact) / max(1, abs(exact)))

@@ -57,7 +57,7 @@ SETTINGS = settings(
     # No shrinking: a failure prints its example as found, and CI's time stays bounded.
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
 )
-TEXT_SETTINGS = settings(SETTINGS, max_examples=1200)
+TEXT_SETTINGS = settings(SETTINGS, max_examples=1500)
 
 # --------------------------------------------------------------------------- grammar
 
@@ -419,7 +419,7 @@ def test_parser_and_engine_agree_with_sympy_on_random_text():
         run_case(parsed, stats, seed)
 
     case()
-    assert stats["cases"] >= 800, _report(stats)
+    assert stats["cases"] >= 1000, _report(stats)
     assert stats["undecided"] <= UNDECIDED_FRACTION * stats["cases"], _report(stats)
     assert stats["empty domain"] <= EMPTY_FRACTION * stats["cases"], _report(stats)
     assert stats["parse undecided"] <= UNDECIDED_FRACTION * stats["cases"], _report(stats)

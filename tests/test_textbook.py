@@ -196,18 +196,9 @@ def test_every_rule_appears_across_the_table():
     assert set(RULES) - NOT_REQUIRED <= used
 
 
-# --- bugs found while writing the table --------------------------------------------------
+# --- bugs found while writing the table (fixed: the check keeps to the real domain) --------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "package bug: the numeric check samples x < 0, where |sqrt(x)| = sqrt(|x|) is real "
-        "but its inner sqrt(x) is not, and the abs rule's sign(sqrt(x))/(2*sqrt(x)) is then "
-        "+1/(2*sqrt(|x|)) while the finite difference is -1/(2*sqrt(|x|)): a derivative "
-        "that is right on the real domain x > 0 is reported as failing its check"
-    ),
-)
 def test_abs_of_sqrt_passes_its_own_check():
     d = explain("abs(sqrt(x))", wrt="x")
     for point in (0.3, 1.0, 2.7):  # the result itself is right on the real domain x > 0
