@@ -177,7 +177,8 @@ def handout(problem_set, output, fmt, answers, both, templates, seed):
     versions = [(handouts.answers_path(output), True), (output, False)] if both else [(output, answers)]
     for path, with_answers in versions:
         handouts.write(solved, path, kind, answers=with_answers, templates=templates)
-        click.echo(f"Wrote {path} ({'answer key' if with_answers else 'student version'}, {count} problems)", err=True)
+        click.echo(f"Wrote {path} ({'answer key' if with_answers else 'student version'}, "
+                   f"{len(solved.items)} problems)", err=True)
 
 
 @cli.command(name="list", context_settings=CONTEXT)

@@ -1258,7 +1258,9 @@ def _stages(run, count=5):
 
 
 # -- rendering ------------------------------------------------------------------------------------
-TEMPLATES = {"text": "descend_text.j2", "markdown": "descend_markdown.j2", "latex": "descend_latex.j2"}
+TEMPLATES = {"text": "descend_text.j2", "markdown": "descend_markdown.j2", "latex": "descend_latex.j2",
+             "html": "descend_html.j2"}
+RENDER_FORMATS = ("text", "markdown", "latex", "html", "json")
 
 
 def _matrix_names():
@@ -1269,34 +1271,79 @@ def _matrix_names():
             "theta": sympy.MatrixSymbol("theta", 2, 1), "N": symbol("n"), "lam": symbol("lambda")}
 
 
-def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None):
-    """The run as text, Markdown, LaTeX or HTML through ``templates/descend_*.j2``."""
+def _formats(fmt):
+    """``(f, words_f, style)``: how a format writes math in layouts, in sentences, and the
+    style of the plugged-in sums ("text" Unicode or "latex")."""
+    from . import render as r
+
+    if fmt == "text":
+        return r.TextFormat(), r.TextFormat(), "text"
+    if fmt == "markdown":
+        return r.InlineLatexFormat(), r.InlineLatexFormat(), "latex"
+    if fmt == "latex":
+        return r.LatexFormat(), r.LatexWordsFormat(), "latex"
+    if fmt == "html":
+        return r.HtmlFormat(), r.HtmlFormat(), "text"
+    raise DeriveError(f"unknown format {fmt!r}; use one of {', '.join(RENDER_FORMATS)}")
+
+
+def _sentence_number(fmt):
+    """How the words write a number: bare text (terminal, HTML) or ``$…$`` (Markdown, LaTeX)."""
+    if fmt in ("text", "html"):
+        return lambda v, digits=6: fmt_number(v, digits, latex=False)
+    return lambda v, digits=6: "$" + fmt_number(v, digits, latex=True) + "$"
+
+
+def words(run, fmt, directory=None):
+    """The words of ``descend_words.j2`` bound to one format (and to ``run``, which may be ``None``)."""
+    from . import render as r
+
+    _, words_f, _ = _formats(fmt)
+    env = r._environment(False, r._search_path(directory))
+    return env.get_template("descend_words.j2").make_module(
+        {"f": words_f, "num": _sentence_number(fmt), "run": run, **_matrix_names()})
+
+
+def data_uri(path):
+    """A PNG as a ``data:`` URI, so an HTML page carries its plot (nothing is fetched)."""
+    import base64
+
+    try:
+        with open(path, "rb") as handle:
+            payload = handle.read()
+    except OSError as error:
+        raise DeriveError(f"cannot read {path}: {error.strerror}")
+    return "data:image/png;base64," + base64.b64encode(payload).decode("ascii")
+
+
+def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None, embedded=False):
+    """The run as text, Markdown, LaTeX or HTML through ``templates/descend_*.j2`` (or JSON).
+
+    ``standalone`` makes a whole document (LaTeX) or page (HTML); ``embedded`` leaves out
+    the title, for a handout whose problem supplies its own heading. ``plot_link`` is how
+    the document refers to the plot (relative to where it is written); HTML embeds the PNG
+    itself as a ``data:`` URI. ``directory`` is a folder of templates, or a tuple of them
+    searched in order (a user's overrides first).
+    """
     from . import render as r
 
     if fmt == "json":
         return run.to_json() + "\n"
     if fmt not in TEMPLATES:
-        raise DeriveError(f"unknown format {fmt!r}; use one of text, markdown, latex, json")
-    directory = str(directory or r.templates_dir())
+        raise DeriveError(f"unknown format {fmt!r}; use one of {', '.join(RENDER_FORMATS)}")
+    search = r._search_path(directory)
     latex = fmt == "latex"
-    if fmt == "text":
-        f, words_f, style = r.TextFormat(), r.TextFormat(), "text"
-    elif fmt == "markdown":
-        f, words_f, style = r.InlineLatexFormat(), r.InlineLatexFormat(), "latex"
-    else:
-        f, words_f, style = r.LatexFormat(), r.LatexWordsFormat(), "latex"
-    plain = style == "text"
+    f, _, style = _formats(fmt)
+    plain = style == "text" and fmt != "html"
 
     def num(v, digits=6):
-        return fmt_number(v, digits, latex=not plain)
+        return fmt_number(v, digits, latex=latex or fmt == "markdown")
 
-    env = r._environment(latex, directory)
-    say = r._environment(False, directory).get_template("descend_words.j2").make_module(
-        {"f": words_f, "num": (lambda v, digits=6: fmt_number(v, digits, latex=not plain)
-                               if plain else "$" + fmt_number(v, digits, latex=True) + "$"),
-         "run": run, **_matrix_names()})
+    plot = plot_link if plot_link is not None else run.plot
+    plot_src = data_uri(run.plot) if fmt == "html" and run.plot else None
+    env = r._environment(latex, search)
     text = env.get_template(TEMPLATES[fmt]).render(
-        run=run, f=f, say=say, num=num, plugged=plugged(run, style), standalone=standalone,
-        plot=plot_link if plot_link is not None else run.plot, p=run.problem,
+        run=run, f=f, say=words(run, fmt, search), num=num, plugged=plugged(run, style), standalone=standalone,
+        embedded=embedded, plot=plot, plot_src=plot_src, p=run.problem, plain=plain,
         derivations=list(zip(run.problem.parameters, run.gradient.derivations)))
     return r.printing.unicode_to_latex(text) if latex else text

@@ -8,6 +8,7 @@ Exit codes: 0 done and checked; 2 bad input (one ``Error:`` line); 3 the gradien
 failed its check against a finite difference of the loss (or the engine's own check).
 """
 
+import os
 import sys
 
 import click
@@ -33,12 +34,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="Stop early when the loss changes by no more than this in one step.")
 @click.option("--lambda", "lam", type=float, default=None, help="λ, the penalty of ridge (default 0.1).")
 @click.option("--delta", type=float, default=None, help="δ, the threshold of huber (default 1).")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
-              default="text", show_default=True, help="How to write the result.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "html", "json"]),
+              default="text", show_default=True,
+              help="How to write the result (html: MathML, one self-contained page when written with -o).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (whole, or not at all).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="FILE.png",
               help="Draw the loss against the step, and the data with the fit at a few stages (needs matplotlib).")
-@click.option("--standalone", is_flag=True, help="With --format latex: a complete document.")
+@click.option("--standalone", is_flag=True, help="With --format latex or html: a complete document (html is one whenever written with -o).")
 def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt, output,
             plot_path, standalone):
     """Run gradient descent on the loss NAME over data, showing the lesson's four steps
@@ -54,6 +56,7 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
       derive descend ridge --synthetic 50 --lambda 0.1 --steps 2000
       derive descend bce --data labels.csv --steps 500 --x hours --y passed
       derive descend mse --synthetic 8 --format markdown -o descent.md --plot descent.png
+      derive descend mse --synthetic 20 --format html -o descent.html --plot descent.png
       derive descend mse --synthetic 1000 --format json
 
     Exit codes: 0 done and checked; 2 bad input; 3 the gradient check failed.
@@ -92,8 +95,8 @@ def _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam
 
     if (data_path is None) == (synthetic is None):
         raise DeriveError("give the data with --data FILE.csv, or make some with --synthetic N (one of them)")
-    if fmt != "latex" and standalone:
-        raise DeriveError("--standalone is for --format latex")
+    if fmt not in ("latex", "html") and standalone:
+        raise DeriveError("--standalone is for --format latex or html")
     for option, value in (("--learning-rate", rate), ("--tol", tol)):
         if value != value or value in (float("inf"), float("-inf")):
             raise DeriveError(f"{option} must be a finite number")
@@ -106,6 +109,12 @@ def _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam
         data = engine.load_csv(data_path, x=x_name, y=y_name)
     run = engine.descend(problem.name, data, learning_rate=rate, steps=steps, seed=seed, tol=tol,
                          hyper={"lambda": lam, "delta": delta})
+    link = None
     if plot_path:
         engine.plot(run, plot_path)
-    return engine.render(run, fmt, standalone=standalone), run
+        if output:  # the document refers to the plot from where it is written
+            link = os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(output)))
+            link = link.replace(os.sep, "/")
+    if fmt == "html" and output:
+        standalone = True  # a file of HTML is a whole page; the plot is inside it (data: URI)
+    return engine.render(run, fmt, standalone=standalone, plot_link=link), run

@@ -26,6 +26,11 @@ from .errors import DeriveError
 
 TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent"}
 PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points"}
+DESCENT_KEYS = {"name", "synthetic", "data", "learning_rate", "steps", "seed", "x", "y", "lambda", "delta",
+                "prompt", "points"}
+MAX_DESCENT_POINTS = 1000  # a handout's worked example: small data (the sum with it plugged in shows up to 8)
+MAX_DESCENT_STEPS = 100_000
+MAX_LISTED = 20  # the [descent] problem lists its data (for working by hand) up to this many points
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".pdf": "pdf",
            ".html": "html", ".htm": "html"}
 MAX_PROBLEMS = 200
@@ -47,6 +52,25 @@ class ProblemSpec:
 
 
 @dataclass
+class DescentSpec:
+    """The ``[descent]`` table: a gradient-descent run worked with numbers, the last problem."""
+
+    number: int
+    name: str
+    synthetic: int | None = None
+    data: str | None = None  # as the file gives it
+    data_path: str | None = None  # resolved against the problem set's folder
+    learning_rate: float = 0.05
+    steps: int = 200
+    seed: int = 0
+    x: str = "x"
+    y: str = "y"
+    hyper: dict = field(default_factory=dict)
+    prompt: str | None = None
+    points: float | None = None
+
+
+@dataclass
 class ProblemSet:
     """A handout's contents: its title and the problems, in order."""
 
@@ -57,6 +81,7 @@ class ProblemSet:
     date: str | None = None
     instructions: str | None = None
     source: str = ""
+    descent: DescentSpec | None = None
 
 
 @dataclass
@@ -73,9 +98,29 @@ class Solved:
 
 
 @dataclass
+class SolvedDescent:
+    """The ``[descent]`` problem with its run (a ``derive.descend.Descent``), ready to render."""
+
+    spec: DescentSpec
+    run: object
+    solution: str = ""
+
+    @property
+    def passed(self):
+        engine = self.run.engine_check
+        return self.run.check_passed and (engine is None or engine.passed)
+
+
+@dataclass
 class Handout:
     problem_set: ProblemSet
     solved: list = field(default_factory=list)
+    descent: SolvedDescent | None = None
+
+    @property
+    def items(self):
+        """Every numbered problem, the descent example last."""
+        return self.solved + ([self.descent] if self.descent is not None else [])
 
 
 def load(path):
@@ -98,15 +143,17 @@ def load(path):
     return parse_problem_set(data, str(path))
 
 
-def parse_problem_set(data, source="<problem set>"):
-    """A ProblemSet from the parsed TOML, or DeriveError naming what is wrong and where."""
+def parse_problem_set(data, source="<problem set>", folder=None):
+    """A ProblemSet from the parsed TOML, or DeriveError naming what is wrong and where.
+
+    ``folder`` is where a ``[descent]`` table's ``data`` path is looked up (by default the
+    folder of ``source``, when that is a file).
+    """
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise DeriveError(f"{source}: unknown key '{unknown[0]}' at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
-    if "descent" in data:
-        descent = data["descent"]
-        if not isinstance(descent, dict):
-            raise DeriveError(f"{source}: [descent] must be a table, as in [descent] name = \"mse\"")
+    if "descent" in data and not isinstance(data["descent"], dict):
+        raise DeriveError(f"{source}: [descent] must be a table, as in [descent] name = \"mse\"")
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise DeriveError(f"{source}: the key 'title' is missing; give the handout a title, as in title = \"Derivatives\"")
@@ -119,9 +166,82 @@ def parse_problem_set(data, source="<problem set>"):
     if len(problems) > MAX_PROBLEMS:
         raise DeriveError(f"{source}: {len(problems)} problems is more than the {MAX_PROBLEMS} a handout takes")
     specs = [_problem(entry, number, source) for number, entry in enumerate(problems, start=1)]
+    if folder is None:
+        folder = Path(source).parent if Path(source).is_file() else Path.cwd()
+    descent = _descent(data["descent"], len(specs) + 1, source, Path(folder)) if "descent" in data else None
     return ProblemSet(title=title.strip(), problems=specs, author=data.get("author"),
                       course=data.get("course"), date=str(data["date"]) if "date" in data else None,
-                      instructions=data.get("instructions"), source=source)
+                      instructions=data.get("instructions"), source=source, descent=descent)
+
+
+def _number(value):
+    import math
+
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _descent(entry, number, source, folder):
+    """The ``[descent]`` table, checked key by key; every mistake names the file and the key."""
+    from .descend import SUPPORTED, get_descent_problem
+
+    where = f"{source}: [descent]"
+    unknown = sorted(set(entry) - DESCENT_KEYS)
+    if unknown:
+        raise DeriveError(f"{where}: unknown key '{unknown[0]}'; [descent] takes {', '.join(sorted(DESCENT_KEYS))}")
+    if "name" not in entry:
+        raise DeriveError(f"{where}: the key 'name' is missing; name the loss, one of {', '.join(SUPPORTED)}")
+    for key in ("name", "data", "x", "y", "prompt"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+            raise DeriveError(f"{where}: the key '{key}' must be non-empty text")
+    try:
+        problem = get_descent_problem(entry["name"].strip())
+    except DeriveError:
+        raise DeriveError(f"{where}: the key 'name' is '{entry['name']}', which descent cannot run; "
+                          f"use one of {', '.join(SUPPORTED)}") from None
+    if ("synthetic" in entry) == ("data" in entry):
+        raise DeriveError(f"{where}: give exactly one of the keys 'synthetic' (a number of points to make) "
+                          f"or 'data' (a CSV file with columns x and y)")
+    spec = DescentSpec(number=number, name=problem.name, prompt=entry.get("prompt"), points=entry.get("points"))
+    if "synthetic" in entry:
+        n = entry["synthetic"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DESCENT_POINTS:
+            raise DeriveError(f"{where}: the key 'synthetic' must be a whole number of points from 1 to "
+                              f"{MAX_DESCENT_POINTS}")
+        for key in ("x", "y"):
+            if key in entry:
+                raise DeriveError(f"{where}: the key '{key}' names a column of a 'data' file; "
+                                  f"'synthetic' makes x and y itself")
+        spec.synthetic = n
+    else:
+        spec.data = entry["data"]
+        path = Path(entry["data"]).expanduser()
+        path = path if path.is_absolute() else folder / path
+        if not path.is_file():
+            raise DeriveError(f"{where}: the key 'data': there is no file {path}")
+        spec.data_path = str(path)
+        spec.x, spec.y = entry.get("x", "x").strip(), entry.get("y", "y").strip()
+    if "learning_rate" in entry:
+        rate = entry["learning_rate"]
+        if not _number(rate) or rate <= 0:
+            raise DeriveError(f"{where}: the key 'learning_rate' must be a positive number, as in learning_rate = 0.05")
+        spec.learning_rate = float(rate)
+    for key, low, high in (("steps", 0, MAX_DESCENT_STEPS), ("seed", 0, 2**32 - 1)):
+        if key in entry:
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise DeriveError(f"{where}: the key '{key}' must be a whole number from {low} to {high}")
+            setattr(spec, key, value)
+    for key, owner in (("lambda", "ridge"), ("delta", "huber")):
+        if key in entry:
+            value = entry[key]
+            if key not in problem.hyper:
+                raise DeriveError(f"{where}: the key '{key}' is for {owner}, not {problem.name}")
+            if not _number(value) or value <= 0:
+                raise DeriveError(f"{where}: the key '{key}' must be a positive number")
+            spec.hyper[key] = float(value)
+    if "points" in entry and (not _number(entry["points"]) or entry["points"] < 0):
+        raise DeriveError(f"{where}: the key 'points' must be a number of at least 0")
+    return spec
 
 
 def _problem(entry, number, source):
@@ -169,7 +289,38 @@ def solve(problem_set, *, seed=0, progress=None):
         solved.append(Solved(spec, document))
         if progress:
             progress(spec)
-    return Handout(problem_set, solved)
+    descent = _solve_descent(problem_set) if problem_set.descent is not None else None
+    return Handout(problem_set, solved, descent)
+
+
+def _solve_descent(problem_set):
+    """Run the ``[descent]`` example, checked; a failed check refuses the whole handout."""
+    from . import descend as engine
+    from .errors import CheckFailed
+
+    spec = problem_set.descent
+    where = f"{problem_set.source}: [descent]"
+    try:
+        problem = engine.get_descent_problem(spec.name)
+        if spec.synthetic is not None:
+            data = engine.synthetic(spec.synthetic, seed=spec.seed, labels=problem.labels)
+        else:
+            try:
+                data = engine.load_csv(spec.data_path, x=spec.x, y=spec.y)
+            except DeriveError as error:
+                raise DeriveError(f"the key 'data': {error}") from None
+            data.source = spec.data  # as the file gives it, not the resolved path
+        run = engine.descend(spec.name, data, learning_rate=spec.learning_rate, steps=spec.steps, seed=spec.seed,
+                             hyper=dict(spec.hyper), check=True)
+    except DeriveError as error:
+        wrapped = DeriveError(f"{where}: {error}")
+        wrapped.exit_code = error.exit_code
+        raise wrapped from None
+    item = SolvedDescent(spec, run)
+    if not item.passed:
+        raise CheckFailed(f"{where}: the gradient used failed its check against a finite difference of the "
+                          f"loss; no handout was written (see derive descend {spec.name})")
+    return item
 
 
 def render(handout, fmt, *, answers=True, templates=None):
@@ -181,12 +332,23 @@ def render(handout, fmt, *, answers=True, templates=None):
     latex = layout == "latex"
     for item in handout.solved:
         item.solution = rendering.render(item.document, layout, embedded=True, directory=search) if answers else ""
+    dsay = dnum = None
+    if handout.descent is not None:
+        from . import descend
+
+        run = handout.descent.run
+        handout.descent.solution = descend.render(run, layout, embedded=True, directory=search) if answers else ""
+        dsay = descend.words(run, layout, search)
+
+        def dnum(v, digits=6):  # a bare number: the layout adds $…$ where the format needs it
+            return descend.fmt_number(v, digits, latex=layout != "html")
     env = rendering._environment(latex, search)
     f = {"markdown": rendering.InlineLatexFormat(), "latex": rendering.LatexWordsFormat(),
          "html": rendering.HtmlFormat()}[layout]
     say = rendering.words(f, search)
     text = env.get_template(f"handout_{layout}.j2").render(
-        handout=handout, ps=handout.problem_set, items=handout.solved, answers=answers, f=f, say=say)
+        handout=handout, ps=handout.problem_set, items=handout.solved, answers=answers, f=f, say=say,
+        descent=handout.descent, dsay=dsay, dnum=dnum, max_listed=MAX_LISTED)
     from .printing import unicode_to_latex
 
     return unicode_to_latex(text) if latex else text

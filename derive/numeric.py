@@ -63,6 +63,7 @@ MAX_SUM_TERMS = 10_000  # per Sum
 MAX_TOTAL_TERMS = 200_000  # per evaluation, across nested Sums, so nesting can't multiply the work
 GUARD_DIGITS = 10  # extra working digits, so the rounded result is good to `dps` digits
 _HUGE_BITS = 4096  # beyond 2**4096 the period reduction of sin, cos, ... is too costly
+_HUGE_POWER_BITS = 64  # exponents beyond 2**64 are raised through exp and log
 
 _INF = mpmath.inf
 _NAN = mpmath.nan
@@ -560,6 +561,15 @@ def _power(b, e):
             return _ZERO
         return _INF if direction < 0 else _NAN
     try:
+        if mpmath.mag(e) > _HUGE_POWER_BITS and b not in (_ONE, -_ONE):
+            # An astronomically large exponent (x^(e^(e^10))): mpmath would try an exact
+            # integer power with that many bits and never finish. Only the limit matters:
+            # 0 or infinity by the size of |b| and the sign of e; nan where that is unclear
+            # (a negative or complex base), so the point is skipped.
+            if not (mpmath.im(b) == 0 and mpmath.im(e) == 0 and b > 0):
+                return _NAN
+            grows = (b > 1) == (e > 0)
+            return _INF if grows else _ZERO
         return mpmath.power(b, e)
     except ZeroDivisionError:
         return _INF

@@ -226,7 +226,7 @@ class Engine:
         first, rest = expr.args[0], expr.func(*expr.args[1:])
         d_first, d_rest = self.differentiate(first, x), self.differentiate(rest, x)
         wins = first > rest if isinstance(expr, Max) else first < rest
-        result = Piecewise((d_first.derivative, wins), (d_rest.derivative, True))
+        result = _piecewise((d_first.derivative, wins), (d_rest.derivative, True))
         return Step(
             "piecewise", expr, x, result, [d_first, d_rest],
             detail={"kind": "max" if isinstance(expr, Max) else "min", "first": first, "rest": rest},
@@ -235,7 +235,7 @@ class Engine:
     def piecewise(self, expr, x):
         """d/dx of a piecewise function: each piece differentiated where it holds."""
         subs = [self.differentiate(piece, x) for piece, _ in expr.args]
-        result = Piecewise(*[(s.derivative, cond) for s, (_, cond) in zip(subs, expr.args)])
+        result = _piecewise(*[(s.derivative, cond) for s, (_, cond) in zip(subs, expr.args)])
         return Step("piecewise", expr, x, result, subs, detail={"kind": "pieces"})
 
     def chain(self, expr, x, inner, outer_of):
@@ -309,6 +309,15 @@ class Engine:
             "simplify", raw.expression, raw.wrt, tidied, [raw],
             detail={"raw": raw.derivative, "in_names": in_names, "substituted": substituted},
         )
+
+
+def _piecewise(*pieces):
+    """A Piecewise, simplified by SymPy where it can be; SymPy's own simplification recurses
+    without end on some conditions (sigmoid against a Min), and then the pieces stay as given."""
+    try:
+        return Piecewise(*pieces)
+    except RecursionError:
+        return Piecewise(*pieces, evaluate=False)
 
 
 def substitute_definitions(expr, definitions, max_rounds=50):

@@ -91,7 +91,7 @@ def test_markdown_answer_key_and_student_version(lesson):
     student = handout.render(lesson, "markdown", answers=False)
     for text in (key, student):
         numbers = re.findall(r"^## Problem (\d+)", text, flags=re.M)
-        assert numbers == ["1", "2", "3", "4"]
+        assert numbers == ["1", "2", "3", "4", "5"]
         assert "\\(" not in text and "\\[" not in text  # GitHub and Jupyter render $ and $$
         assert text.count("$$") % 2 == 0 and text.replace("$$", "").count("$") % 2 == 0
     assert "Checked" in key and "∂L/∂w" not in key  # math is LaTeX in Markdown
@@ -130,7 +130,7 @@ def test_both_writes_two_files_with_the_same_numbering(capsys, tmp_path):
     answers = tmp_path / "lesson-answers.md"
     assert out.exists() and answers.exists()
     number = re.compile(r"^## Problem (\d+)", re.M)
-    assert number.findall(out.read_text()) == number.findall(answers.read_text()) == ["1", "2", "3", "4"]
+    assert number.findall(out.read_text()) == number.findall(answers.read_text()) == ["1", "2", "3", "4", "5"]  # four problems, then [descent]
     assert "Checked" in answers.read_text() and "Checked" not in out.read_text()
 
 
