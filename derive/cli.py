@@ -6,12 +6,12 @@ derivation that fails its own numeric check exits 3. Never a traceback.
 
 import os
 import sys
-import tempfile
 
 import click
 
 from . import __version__
 from .errors import DeriveError
+from .files import write_whole
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 TIME_LIMIT = 60  # seconds for one command: bounded input should never come near it
@@ -108,17 +108,8 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
     except TimeLimit:
         raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")
 
-    if document.check is not None and not document.check.passed:
-        # Loudly, on the terminal, and never into a file that may be handed out.
-        click.echo(text, nl=not text.endswith("\n"))
-        click.echo("Error: the numeric check of this derivation failed; it is not trustworthy "
-                   "(see CHECK FAILED above).", err=True)
-        sys.exit(3)
-    if output:
-        write_whole(output, text)
-        click.echo(f"Wrote {output}", err=True)
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    deliver(text, output, document.check is not None and not document.check.passed,
+            "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above).")
 
 
 def _refuse_with_vector(wrt, lets, order, hessian, per_example):
@@ -222,23 +213,18 @@ def _color_wanted():
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def write_whole(path, text):
-    """Write ``text`` to ``path`` atomically: a reader sees the old file or the new, whole."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".derive-", suffix=".tmp")
-    except OSError as error:
-        raise DeriveError(f"cannot write {path}: {error.strerror}")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        os.unlink(temporary)
-        raise DeriveError(f"cannot write {path}: {error.strerror}")
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def deliver(text, output, failed, why):
+    """Print or write an explanation; one that failed its check goes to the terminal only,
+    loudly, and never into a file that may be handed out (exit 3)."""
+    if failed:
+        click.echo(text, nl=not text.endswith("\n"))
+        click.echo(f"Error: {why}", err=True)
+        sys.exit(3)
+    if output:
+        write_whole(output, text)
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
 
 
 def _register_commands():

@@ -25,8 +25,6 @@ compared with the closed form (normal equations, solved independently with NumPy
 import csv
 import math
 import operator
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1230,21 +1228,9 @@ def plot(run, path):
     pad = 0.08 * (hi - lo or 1.0)
     ax_fit.set_ylim(lo - pad, hi + pad)
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".derive-", suffix=".png")
-    except OSError as error:
-        raise DeriveError(f"cannot write {path}: {error.strerror}")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png")
-        os.replace(temporary, path)
-    except OSError as error:
-        os.unlink(temporary)
-        raise DeriveError(f"cannot write {path}: {error.strerror}")
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    from .files import write_whole
+
+    write_whole(path, lambda handle: fig.savefig(handle, format="png"))
     run.plot = str(path)
     return path
 

@@ -69,20 +69,11 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
     except DeriveError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)
-    failed = not run.check_passed or (run.engine_check is not None and not run.engine_check.passed)
-    if failed:
-        # Loudly, on the terminal, never into a file that may be handed out.
-        click.echo(text, nl=not text.endswith("\n"))
-        click.echo("Error: the gradient used failed its check against a finite difference of the loss "
-                   "(see FAILED above); the run is not trustworthy.", err=True)
-        sys.exit(3)
-    if output:
-        from .cli import write_whole
+    from .cli import deliver
 
-        write_whole(output, text)
-        click.echo(f"Wrote {output}", err=True)
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    failed = not run.check_passed or (run.engine_check is not None and not run.engine_check.passed)
+    deliver(text, output, failed, "the gradient used failed its check against a finite difference of the "
+                                  "loss (see FAILED above); the run is not trustworthy.")
     if run.diverging and fmt == "json":
         click.echo(f"Warning: the loss grew (diverging); try a smaller --learning-rate, such as "
                    f"{run.suggested_learning_rate:g}", err=True)

@@ -15,7 +15,6 @@ questions with room to work. Start-up and template compilation are paid once per
 handout, not per problem.
 """
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DeriveError
+from .files import write_whole
 
 TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent"}
 PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points"}
@@ -394,7 +394,7 @@ def compile_pdf(tex, target):
         pdf = Path(work) / "handout.pdf"
         if not pdf.is_file():
             raise DeriveError("the TeX engine wrote no PDF")
-        _replace(pdf.read_bytes(), target)
+        write_whole(target, pdf.read_bytes())
 
 
 def tex_error(log, tex):
@@ -415,23 +415,6 @@ def tex_error(log, tex):
     return message
 
 
-def _replace(data, target):
-    """Write bytes to ``target`` atomically."""
-    directory = os.path.dirname(os.path.abspath(target))
-    try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".derive-", suffix=".tmp")
-    except OSError as error:
-        raise DeriveError(f"cannot write {target}: {error.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def answers_path(path):
     """``handout.pdf`` -> ``handout-answers.pdf``."""
     p = Path(path)
@@ -445,4 +428,4 @@ def write(handout, path, fmt, *, answers=True, templates=None):
         compile_pdf(render(handout, "pdf", answers=answers, templates=templates), path)
         return
     text = render(handout, fmt, answers=answers, templates=templates)
-    _replace(text.encode("utf-8"), path)
+    write_whole(path, text)

@@ -10,7 +10,7 @@ import functools
 import re
 
 import sympy
-from sympy import Derivative, Mul, Pow, S, Subs, Sum
+from sympy import Derivative, Mul, Pow, S, Sum
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
