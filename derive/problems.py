@@ -167,6 +167,14 @@ def _line_parameters():
             Parameter("bias", symbol("b"), "where the line crosses the y-axis")]
 
 
+def _line_error(d, prediction, error):
+    """The lesson's names for a line: the error errorᵢ = ŷᵢ − yᵢ, the prediction ŷᵢ = w xᵢ + b."""
+    return [
+        Intermediate("error", error, prediction - d["y"]),
+        Intermediate("prediction", prediction, symbol("w") * d["x"] + symbol("b"), "model"),
+    ]
+
+
 def _squared(error, half):
     return Rational(1, 2) * error**2 if half else error**2
 
@@ -175,17 +183,13 @@ def _squared(error, half):
 def mse(half=False, mean=True):
     """The lesson's loss: L = (1/n) Σ (ŷᵢ − yᵢ)² with ŷᵢ = w·xᵢ + b."""
     d = _Data(mean)
-    w, b = symbol("w"), symbol("b")
     prediction, error = d.name("yhat"), d.name("error")
     loss = d.average(_squared(error, half))
     return d.problem(
         name="mse", title="Mean squared error of a line", kind="mse", half=half,
         loss=loss,
         display_loss=d.average(_squared(prediction - d["y"], half)),
-        intermediates=[
-            Intermediate("error", error, prediction - d["y"]),
-            Intermediate("prediction", prediction, w * d["x"] + b, "model"),
-        ],
+        intermediates=_line_error(d, prediction, error),
         parameters=_line_parameters(),
     )
 
@@ -194,16 +198,12 @@ def mae(half=False, mean=True):
     """Mean absolute error: L = (1/n) Σ |ŷᵢ − yᵢ|."""
     _no_half("mae", half)
     d = _Data(mean)
-    w, b = symbol("w"), symbol("b")
     prediction, error = d.name("yhat"), d.name("error")
     return d.problem(
         name="mae", title="Mean absolute error of a line", kind="mae",
         loss=d.average(Abs(error)),
         display_loss=d.average(Abs(prediction - d["y"])),
-        intermediates=[
-            Intermediate("error", error, prediction - d["y"]),
-            Intermediate("prediction", prediction, w * d["x"] + b, "model"),
-        ],
+        intermediates=_line_error(d, prediction, error),
         parameters=_line_parameters(),
     )
 
@@ -234,16 +234,13 @@ def bce(half=False, mean=True):
 def ridge(half=False, mean=True):
     """Ridge regression: the mean squared error plus the penalty λ w²."""
     d = _Data(mean)
-    w, b, lam = symbol("w"), symbol("b"), symbol("lambda")
+    w, lam = symbol("w"), symbol("lambda")
     prediction, error = d.name("yhat"), d.name("error")
     return d.problem(
         name="ridge", title="Ridge regression: mean squared error plus λ w²", kind="ridge", half=half,
         loss=d.average(_squared(error, half)) + lam * w**2,
         display_loss=d.average(_squared(prediction - d["y"], half)) + lam * w**2,
-        intermediates=[
-            Intermediate("error", error, prediction - d["y"]),
-            Intermediate("prediction", prediction, w * d["x"] + b, "model"),
-        ],
+        intermediates=_line_error(d, prediction, error),
         parameters=_line_parameters(),
         hyper={"lambda": lam},
     )
@@ -253,7 +250,7 @@ def huber(half=False, mean=True):
     """Huber loss: ½e² near zero, δ(|e| − ½δ) beyond the threshold δ."""
     _no_half("huber", half)
     d = _Data(mean)
-    w, b, delta = symbol("w"), symbol("b"), symbol("delta")
+    delta = symbol("delta")
     prediction, error = d.name("yhat"), d.name("error")
 
     def huber_of(e):
@@ -263,10 +260,7 @@ def huber(half=False, mean=True):
         name="huber", title="Huber loss of a line", kind="huber",
         loss=d.average(huber_of(error)),
         display_loss=d.average(huber_of(prediction - d["y"])),
-        intermediates=[
-            Intermediate("error", error, prediction - d["y"]),
-            Intermediate("prediction", prediction, w * d["x"] + b, "model"),
-        ],
+        intermediates=_line_error(d, prediction, error),
         parameters=_line_parameters(),
         hyper={"delta": delta},
     )
