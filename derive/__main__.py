@@ -1,5 +1,5 @@
 """``python -m derive`` runs the command line."""
 
-from .cli import main
+from .cli import console
 
-main()
+console()

@@ -47,8 +47,10 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
             raise DeriveError("--batch needs -o OUTPUT, the graded file to write")
         if fmt in ("text", "json"):
             raise DeriveError("--batch writes csv or jsonl: use --format csv or --format jsonl")
+        from . import startup
         from .batch import run_batch
 
+        startup.imports_done()  # before the workers fork: they share what start-up made
         summary = run_batch(batch_file, output, fmt=fmt or "csv", resume=resume, jobs=jobs)
         click.echo(summary, err=True)
         return
@@ -60,8 +62,11 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
         raise DeriveError("give the student's derivative with --answer")
     if fmt in ("csv", "jsonl"):
         raise DeriveError("one answer is written as text or json")
+    from . import startup
     from .check import check_answer, problem
     from .check_words import report
+
+    startup.imports_done()
 
     result = check_answer(expression, wrt, answer)
     if fmt == "json":

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from . import __version__
+from . import __version__, startup
 from .errors import DeriveError
 from .files import write_whole
 
@@ -86,6 +86,8 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
     from .derivation import explain as explain_one, gradient
     from .limits import TimeLimit, time_limit
 
+    startup.imports_done()
+
     mean = None if per_example is None else not per_example
     conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate)
     several = wrt is not None and ("," in wrt or wrt.strip() == "all")
@@ -150,6 +152,7 @@ def handout(problem_set, output, fmt, answers, both, templates, seed):
     """
     from . import handout as handouts
 
+    startup.imports_done()
     kind = handouts.output_format(output, fmt)
     if kind == "pdf":
         handouts.tex_engine()  # say what is missing before any work is done
@@ -182,9 +185,9 @@ def list_problems():
       derive list
     """
     from .printing import to_text
-    from .problems import CATALOG
+    from .problems import ALIASES, CATALOG
 
-    from .problems import ALIASES
+    startup.imports_done()
 
     aliases = {target: alias for alias, target in ALIASES.items()}
     for name, build in CATALOG.items():
@@ -264,11 +267,27 @@ def main(argv=None):
     except MemoryError:
         click.echo("Error: the expression is too large to explain", err=True)
         sys.exit(2)
+    except BrokenPipeError:  # the reader went away (derive … | head): nothing to say to it
+        sys.exit(1)
     except Exception as error:  # a bug of ours: still one line, and say where to report it
         click.echo(f"Error: internal error ({type(error).__name__}: {error}); please report it", err=True)
         sys.exit(1)
     sys.exit(0)
 
 
+def console():
+    """The ``derive`` script and ``python -m derive``: :func:`main`, started and ended
+    without the costs a one-shot process need not pay (see :mod:`derive.startup`)."""
+    startup.pause_collection()
+    try:
+        main()
+    except SystemExit as stop:
+        code = startup.exit_code(stop)
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        code = 130
+    startup.exit_now(code)
+
+
 if __name__ == "__main__":
-    main()
+    console()

@@ -82,7 +82,10 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
 def _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt, output,
          plot_path, standalone):
     from . import descend as engine
+    from . import startup
     from .errors import DeriveError
+
+    startup.imports_done()
 
     if (data_path is None) == (synthetic is None):
         raise DeriveError("give the data with --data FILE.csv, or make some with --synthetic N (one of them)")

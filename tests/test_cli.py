@@ -77,6 +77,75 @@ def test_a_failed_check_exits_3_and_writes_no_file(capsys, tmp_path, monkeypatch
     assert not target.exists()
 
 
+# --- the console entry point: a real process, as the `derive` script runs ---------------
+
+BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as users run it
+
+
+def console(*argv, prelude=""):
+    """Run ``derive.cli.console`` (the script's entry point) in a fresh process."""
+    code = prelude + "\nfrom derive.cli import console\nconsole()"
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          timeout=120, env=BUFFERED)
+
+
+def test_console_output_arrives_whole_through_a_pipe():
+    """The process leaves without the interpreter's teardown: what it printed must all be
+    flushed first (stdout is a pipe here, so block-buffered)."""
+    from derive.derivation import gradient
+
+    done = console("explain", "mse", "--wrt", "all", "--hessian", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == gradient("mse", wrt="all", hessian=True).to_json() + "\n"
+
+
+def test_console_exit_codes_of_a_real_process(tmp_path):
+    done = console("explain", "x^^2")
+    assert done.returncode == 2 and done.stderr.startswith("Error:") and done.stderr.count("\n") == 1
+    assert console("check", "x^2", "--wrt", "x", "--answer", "3x").returncode == 1
+    assert console("--version").returncode == 0
+    target = tmp_path / "steps.md"
+    wrong_rule = "import sympy\nfrom derive import rules\nrules.TRIG[sympy.cos] = lambda u: sympy.sin(u)"
+    done = console("explain", "cos(x^2)", "--wrt", "x", "-o", str(target), prelude=wrong_rule)
+    assert done.returncode == 3 and "CHECK FAILED" in done.stdout and "not trustworthy" in done.stderr
+    assert not target.exists() and "Traceback" not in done.stderr
+
+
+def test_console_runs_atexit_handlers_before_leaving(tmp_path):
+    marker = tmp_path / "ran"
+    done = console("explain", "sin(x)", prelude=f"import atexit\natexit.register(lambda: open({str(marker)!r}, 'w').close())")
+    assert done.returncode == 0 and marker.exists()
+
+
+def test_console_says_nothing_when_the_reader_has_gone():
+    """`derive … | head -0`: the pipe is closed before derive writes; no traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "derive", "explain", "mse", "--wrt", "weight"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=BUFFERED)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_start_up_pauses_collection_only_when_asked():
+    import gc
+
+    from derive import startup
+
+    assert gc.isenabled()
+    startup.imports_done()  # not paused: a library caller's settings are left alone
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        startup.pause_collection()
+        assert not gc.isenabled()
+        startup.imports_done()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 def test_version_and_help(capsys):
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("derive ")
