@@ -152,11 +152,13 @@ def handout(problem_set, output, fmt, answers, both, templates, seed):
     """
     from . import handout as handouts
 
-    startup.imports_done()
     kind = handouts.output_format(output, fmt)
     if kind == "pdf":
         handouts.tex_engine()  # say what is missing before any work is done
     problems = handouts.load(problem_set)
+    from . import derivation, render  # noqa: F401  (the heavy imports, once the input is known good)
+
+    startup.imports_done()
     count = len(problems.problems)
     show = sys.stderr.isatty() and count >= 5
     if show:
