@@ -178,17 +178,7 @@ def test_each_template_renders(fmt, name):
     assert full.startswith("\\documentclass") and full.rstrip().endswith("\\end{document}")
 
 
-def test_gradient_check_failure_exits_3(monkeypatch):
-    import derive.descend as engine
-
-    original = engine.check_gradient
-
-    def broken(*args, **kwargs):
-        c = original(*args, **kwargs)
-        c.rows[0]["passed"] = False
-        return c
-
-    monkeypatch.setattr(engine, "check_gradient", broken)
+def test_gradient_check_failure_exits_3(failing_gradient_check):
     result = invoke("mse", "--synthetic", "5", "--steps", "3")
     assert result.exit_code == 3 and "FAILED" in result.output
 

@@ -77,17 +77,7 @@ def test_data_is_read_relative_to_the_toml_file(tmp_path, monkeypatch):
     assert "from pts.csv" in text and "## Problem 2" in text
 
 
-def test_a_failed_descent_check_refuses_the_handout(monkeypatch, tmp_path):
-    import derive.descend as engine
-
-    original = engine.check_gradient
-
-    def broken(*args, **kwargs):
-        c = original(*args, **kwargs)
-        c.rows[0]["passed"] = False
-        return c
-
-    monkeypatch.setattr(engine, "check_gradient", broken)
+def test_a_failed_descent_check_refuses_the_handout(failing_gradient_check, tmp_path):
     path = tmp_path / "set.toml"
     path.write_text(HEAD + 'name = "mse"\nsynthetic = 5\nsteps = 3\n')
     with pytest.raises(DeriveError) as error:

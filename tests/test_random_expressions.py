@@ -35,6 +35,11 @@ from derive.rules import differentiate
 from derive.steps import RULES
 from derive.symbols import symbol
 
+try:  # tests/ as a package, or tests/ on sys.path (pytest's default rootdir-less import)
+    from .points import sample_point
+except ImportError:
+    from points import sample_point
+
 x = symbol("x")
 y = symbol("y")
 
@@ -208,16 +213,6 @@ def texts():
 # --------------------------------------------------------------------------- comparing
 
 
-def _sample(rng, attempt):
-    """Positive first (ln, √, xˣ), then both signs, then inside (−1, 1) (asin)."""
-    kind = attempt % 3
-    if kind == 0:
-        return rng.uniform(0.1, 3.0)
-    if kind == 1:
-        return rng.uniform(-3.0, 3.0)
-    return rng.uniform(-0.95, 0.95)
-
-
 def _kinks(*exprs):
     """The quantities whose zeros are kinks: |u|, sign u, max/min ties, conditions."""
     out = set()
@@ -281,7 +276,7 @@ def compare(ours, theirs, variables, rng, context=(), points=POINTS):
     for attempt in range(TRIES):
         if valid >= points:
             break
-        values = {v: _sample(rng, attempt) for v in variables}
+        values = {v: sample_point(rng, attempt) for v in variables}
         try:
             a = evaluate(ours, values, dps=DPS)
             b = evaluate(theirs, values, dps=DPS)
@@ -350,7 +345,7 @@ def has_real_points(expr, rng):
     parts = _parts([expr]) or [expr]
     variables = sorted(expr.free_symbols | {x}, key=str)
     for attempt in range(3 * TRIES):
-        values = {v: _sample(rng, attempt) for v in variables}
+        values = {v: sample_point(rng, attempt) for v in variables}
         if _in_real_domain(parts, values):
             return True
     return False

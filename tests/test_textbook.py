@@ -25,8 +25,10 @@ from derive.numeric import NotNumeric, evaluate, is_finite_real
 from derive.steps import RULES
 
 try:  # tests/ as a package, or tests/ on sys.path (pytest's default rootdir-less import)
+    from .points import sample_point
     from .textbook import NOT_REQUIRED, TEXTBOOK
 except ImportError:
+    from points import sample_point
     from textbook import NOT_REQUIRED, TEXTBOOK
 
 SYMBOLIC_SECONDS = 2.0
@@ -74,16 +76,6 @@ def _symbolically_zero(difference):
     return False
 
 
-def _sample(rng, attempt):
-    """Positive points first (ln, √, xˣ), then both signs, then inside (−1, 1) (asin)."""
-    kind = attempt % 3
-    if kind == 0:
-        return rng.uniform(0.1, 3.0)
-    if kind == 1:
-        return rng.uniform(-3.0, 3.0)
-    return rng.uniform(-0.95, 0.95)
-
-
 def numeric_agreement(a, b, symbols, seed=0):
     """(valid points, worst relative error, a counterexample or None) comparing a and b."""
     a = a.subs(CONCRETE).doit() if a.has(AppliedUndef) else a
@@ -94,7 +86,7 @@ def numeric_agreement(a, b, symbols, seed=0):
     for attempt in range(TRIES):
         if valid >= WANTED_POINTS:
             break
-        values = {s: _sample(rng, attempt) for s in symbols}
+        values = {s: sample_point(rng, attempt) for s in symbols}
         try:
             va, vb = evaluate(a, values), evaluate(b, values)
         except NotNumeric:
