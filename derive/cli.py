@@ -171,8 +171,8 @@ def handout(problem_set, output, fmt, answers, both, templates, seed):
         raise DeriveError(f"the numeric check failed for problem {', '.join(map(str, failed))}; "
                           "no handout was written (see derive explain on that problem)", )
     versions = [(handouts.answers_path(output), True), (output, False)] if both else [(output, answers)]
+    handouts.write_versions(solved, versions, kind, templates=templates)
     for path, with_answers in versions:
-        handouts.write(solved, path, kind, answers=with_answers, templates=templates)
         click.echo(f"Wrote {path} ({'answer key' if with_answers else 'student version'}, "
                    f"{len(solved.items)} problems)", err=True)
 

@@ -377,24 +377,50 @@ def tex_engine():
 
 def compile_pdf(tex, target):
     """Compile LaTeX text into the PDF ``target``, whole or not at all."""
+    compile_pdfs([(tex, target)])
+
+
+def compile_pdfs(jobs):
+    """Compile each ``(tex, target)`` into its PDF, the TeX engines running side by side
+    (the answer key and the student version of ``--both`` take the time of one).
+
+    All or nothing: the PDFs are written only when every one compiled, so a LaTeX error
+    in one version never leaves the other behind, mismatched."""
     engine = tex_engine()
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
-        source = Path(work) / "handout.tex"
-        source.write_text(tex, encoding="utf-8")
-        runs = 1  # the handout has no cross-references, so one pdflatex pass is final
-        for _ in range(runs):
-            try:
-                done = subprocess.run(engine + ["handout.tex"], cwd=work, capture_output=True,
-                                      text=True, errors="replace", timeout=TEX_SECONDS,
-                                      stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired:
-                raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
-            if done.returncode != 0:
-                raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(done.stdout, tex)}")
-        pdf = Path(work) / "handout.pdf"
-        if not pdf.is_file():
-            raise DeriveError("the TeX engine wrote no PDF")
-        write_whole(target, pdf.read_bytes())
+        running = []
+        try:
+            for k, (tex, _) in enumerate(jobs):
+                folder = Path(work) / str(k)
+                folder.mkdir()
+                (folder / "handout.tex").write_text(tex, encoding="utf-8")
+                # One pass is final: the handout has no cross-references. The engine's
+                # messages go to a file, so a long log can never fill a pipe and stall it.
+                log = open(folder / "engine.log", "w+", encoding="utf-8", errors="replace")
+                running.append((folder, log, subprocess.Popen(
+                    engine + ["handout.tex"], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL)))
+            pdfs = []
+            for (tex, _), (folder, log, process) in zip(jobs, running):
+                try:
+                    code = process.wait(timeout=TEX_SECONDS)
+                except subprocess.TimeoutExpired:
+                    raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
+                if code != 0:
+                    log.seek(0)
+                    raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(log.read(), tex)}")
+                pdf = folder / "handout.pdf"
+                if not pdf.is_file():
+                    raise DeriveError("the TeX engine wrote no PDF")
+                pdfs.append(pdf.read_bytes())
+        finally:
+            for _, log, process in running:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                log.close()
+    for (_, target), pdf in zip(jobs, pdfs):
+        write_whole(target, pdf)
 
 
 def tex_error(log, tex):
@@ -423,9 +449,19 @@ def answers_path(path):
 
 def write(handout, path, fmt, *, answers=True, templates=None):
     """Render and write one version of the handout (compiling a PDF when asked)."""
+    write_versions(handout, [(path, answers)], fmt, templates=templates)
+
+
+def write_versions(handout, versions, fmt, *, templates=None):
+    """Render and write each ``(path, answers)`` version of the handout.
+
+    Every version is rendered (and, for PDF, compiled) before the first is written, so a
+    failure in one leaves none of them half-made or out of step with the other."""
     if fmt == "pdf":
         tex_engine()  # say what is missing before any work is done
-        compile_pdf(render(handout, "pdf", answers=answers, templates=templates), path)
+        compile_pdfs([(render(handout, "pdf", answers=answers, templates=templates), path)
+                      for path, answers in versions])
         return
-    text = render(handout, fmt, answers=answers, templates=templates)
-    write_whole(path, text)
+    texts = [(path, render(handout, fmt, answers=answers, templates=templates)) for path, answers in versions]
+    for path, text in texts:
+        write_whole(path, text)

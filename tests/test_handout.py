@@ -168,6 +168,26 @@ def test_a_latex_error_shows_the_offending_line(tmp_path, lesson):
     assert not out.exists() and list(tmp_path.glob(".derive-*")) == []
 
 
+@pytest.mark.skipif(not shutil.which("pdflatex"), reason="pdflatex is not installed (.ci/run installs it)")
+def test_both_pdfs_are_written_together_or_not_at_all(capsys, tmp_path):
+    """The two versions compile side by side; when the student version fails, the answer
+    key (which compiled) is not left behind on its own."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "problem_latex.j2").write_text(
+        "<% macro problem(item) %>\\section*{Problem << item.spec.number >>}\n"
+        "<% if answers %><< item.solution >><% else %>\\notacommand{x}<% endif %>\n<% endmacro %>\n")
+    out = tmp_path / "h.pdf"
+    code, _, err = run(capsys, "handout", str(EXAMPLES / "lesson.toml"), "-o", str(out), "--both",
+                       "--templates", str(mine))
+    assert code == 2 and "\\notacommand" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    code, _, err = run(capsys, "handout", str(EXAMPLES / "lesson.toml"), "-o", str(out), "--both")
+    assert code == 0, err
+    assert out.read_bytes().startswith(b"%PDF") and (tmp_path / "h-answers.pdf").read_bytes().startswith(b"%PDF")
+    assert out.read_bytes() != (tmp_path / "h-answers.pdf").read_bytes()
+
+
 # -- real tools ---------------------------------------------------------------------------------
 def pdf_pages(path):
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=60).stdout
