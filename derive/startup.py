@@ -22,6 +22,7 @@ import atexit
 import gc
 import os
 import sys
+import threading
 
 _paused = False
 
@@ -62,7 +63,12 @@ def exit_now(code):
 
     The ``atexit`` handlers run first (a finished multiprocessing pool, temporary
     folders), then standard output and error are flushed. A reader that went away (a
-    closed pipe, as with ``derive … | head``) is not an error worth a traceback."""
+    closed pipe, as with ``derive … | head``) is not an error worth a traceback.
+
+    If a thread other than the main one is still working, the ordinary exit is taken
+    instead, so the interpreter waits for it as usual."""
+    if any(t is not threading.main_thread() and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
     try:
         atexit._run_exitfuncs()
     finally:

@@ -117,6 +117,24 @@ def test_console_runs_atexit_handlers_before_leaving(tmp_path):
     assert done.returncode == 0 and marker.exists()
 
 
+def test_console_batch_with_worker_processes_finishes_whole(tmp_path):
+    corpus = os.path.join(os.path.dirname(__file__), "data", "check_corpus.csv")
+    out = tmp_path / "graded.jsonl"
+    done = console("check", "--batch", corpus, "-o", str(out), "--format", "jsonl", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 62 and all(row["verdict"] for row in rows)
+    assert [p.name for p in tmp_path.iterdir()] == ["graded.jsonl"]  # no temporary left behind
+
+
+def test_console_waits_for_a_thread_still_working(tmp_path):
+    marker = tmp_path / "finished"
+    prelude = ("import threading, time\n"
+               f"threading.Thread(target=lambda: (time.sleep(1.0), open({str(marker)!r}, 'w').close())).start()")
+    done = console("explain", "sin(x)", prelude=prelude)
+    assert done.returncode == 0 and marker.exists()
+
+
 def test_console_says_nothing_when_the_reader_has_gone():
     """`derive … | head -0`: the pipe is closed before derive writes; no traceback."""
     process = subprocess.Popen([sys.executable, "-m", "derive", "explain", "mse", "--wrt", "weight"],
