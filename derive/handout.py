@@ -375,11 +375,6 @@ def tex_engine():
                       "or write .tex and compile it elsewhere")
 
 
-def compile_pdf(tex, target):
-    """Compile LaTeX text into the PDF ``target``, whole or not at all."""
-    compile_pdfs([(tex, target)])
-
-
 def compile_pdfs(jobs):
     """Compile each ``(tex, target)`` into its PDF, the TeX engines running side by side
     (the answer key and the student version of ``--both`` take the time of one).
