@@ -183,6 +183,7 @@ _PY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": lam
 _BOOL = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not"}
 _RELATIONS = {sympy.StrictLessThan: "lt", sympy.LessThan: "le", sympy.StrictGreaterThan: "gt",
               sympy.GreaterThan: "ge", sympy.Equality: "eq", sympy.Unequality: "ne"}
+_FOLDS = {sympy.Max: "max", sympy.Min: "min", sympy.And: "and", sympy.Or: "or"}
 
 
 def _pydiv(a, b):
@@ -337,12 +338,11 @@ class Program:
             return self._pow(e, index)
         if isinstance(e, sympy.Piecewise):
             return self._piecewise(e, index)
-        if isinstance(e, (sympy.Max, sympy.Min)):
-            name = "max" if isinstance(e, sympy.Max) else "min"
+        if type(e) in _FOLDS:  # max, min, and, or of any number of arguments: folded pairwise
             args = [self._compile(a, index) for a in e.args]
             result = args[0]
             for a in args[1:]:
-                result = self._binary(name, result, a)
+                result = self._binary(_FOLDS[type(e)], result, a)
             return result
         if isinstance(e, sympy.log):
             return self._log(e, index)
@@ -354,13 +354,6 @@ class Program:
                 return self._func(name, self._compile(e.args[0], index))
         if type(e) in _RELATIONS:
             return self._binary(_RELATIONS[type(e)], self._compile(e.lhs, index), self._compile(e.rhs, index))
-        if isinstance(e, (sympy.And, sympy.Or)):
-            name = "and" if isinstance(e, sympy.And) else "or"
-            args = [self._compile(a, index) for a in e.args]
-            result = args[0]
-            for a in args[1:]:
-                result = self._binary(name, result, a)
-            return result
         if isinstance(e, sympy.Not):
             return self._func("not", self._compile(e.args[0], index))
         raise DeriveError(f"derive descend cannot compile {type(e).__name__} ({e}) to array code")

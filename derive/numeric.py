@@ -850,34 +850,30 @@ def _false(expr, kids):
     return _constant(False)
 
 
-@_rule(sympy.And)
-def _and(expr, kids):
-    def all_of(env):
+def _connective(kids, decisive):
+    """Three-valued and/or: ``decisive`` (False for and, True for or) settles it at once;
+    otherwise an unknown (None) part leaves it unknown."""
+    def value(env):
         unknown = False
         for condition in kids:
             truth = condition(env)
             if truth is None:
                 unknown = True
-            elif not truth:
-                return False
-        return None if unknown else True
+            elif bool(truth) is decisive:
+                return decisive
+        return None if unknown else not decisive
 
-    return all_of
+    return value
+
+
+@_rule(sympy.And)
+def _and(expr, kids):
+    return _connective(kids, decisive=False)
 
 
 @_rule(sympy.Or)
 def _or(expr, kids):
-    def any_of(env):
-        unknown = False
-        for condition in kids:
-            truth = condition(env)
-            if truth is None:
-                unknown = True
-            elif truth:
-                return True
-        return None if unknown else False
-
-    return any_of
+    return _connective(kids, decisive=True)
 
 
 @_rule(sympy.Not)
