@@ -50,7 +50,7 @@ def generate(path, rows, rng):
 def simplify_baseline(path, sample, rng):
     import sympy
 
-    from derive.check import read
+    from derive.grade.answer import read
     from derive.symbols import symbol
 
     with open(path, newline="", encoding="utf-8") as handle:
@@ -68,7 +68,7 @@ def simplify_baseline(path, sample, rng):
 def main():
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     rng = random.Random(5)
-    from derive.batch import run_batch
+    from derive.grade.batch import run_batch
 
     with tempfile.TemporaryDirectory() as work:
         path = os.path.join(work, "answers.csv")

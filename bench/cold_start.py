@@ -181,7 +181,7 @@ startup.pause_collection()  # as derive's console entry point does
 t0 = time.perf_counter()
 import sympy
 t1 = time.perf_counter()
-import derive.cli, derive.derivation, derive.rules, derive.verify, derive.render
+import derive.cli.main, derive.derivation, derive.engine.rules, derive.verify.check, derive.render.formats
 startup.imports_done()
 t2 = time.perf_counter()
 d = derive.derivation.explain("mse", wrt="weight")

@@ -5,11 +5,11 @@ Over the table of textbook derivatives in ``tests/textbook.py`` (rows
 is parsed once up front, then timed three ways with a COLD SymPy cache before every call:
 
   (a) baseline   ``sympy.diff(expr, x)``
-  (b) tree       ``derive.rules.differentiate(expr, x)``  (the step tree with its tidy step)
+  (b) tree       ``derive.engine.rules.differentiate(expr, x)``  (the step tree with its tidy step)
   (c) explain    ``derive.derivation.explain(expr, wrt=x).to_text()``  (steps, the numeric
                  check of every step, and the text rendering)
 
-derive's per-expression cache (``derive.numeric._cached_evaluator``) is cleared together
+derive's per-expression cache (``derive.verify.numeric._cached_evaluator``) is cleared together
 with SymPy's, so a repeat never reuses the previous repeat's compiled evaluators.
 Process-wide one-time costs (jinja2 compiling the templates, first imports) are paid by
 an untimed warm-up pass: they belong to ``bench/cold_start.py``.
@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 import sympy  # noqa: E402
 from sympy.core.cache import clear_cache  # noqa: E402
 
-from derive import numeric  # noqa: E402
+from derive.verify import numeric  # noqa: E402
 from derive.derivation import explain  # noqa: E402
-from derive.parse import parse  # noqa: E402
-from derive.problems import mean_squared_error  # noqa: E402
-from derive.rules import differentiate  # noqa: E402
+from derive.parsing.text import parse  # noqa: E402
+from derive.engine.problems import mean_squared_error  # noqa: E402
+from derive.engine.rules import differentiate  # noqa: E402
 from derive.symbols import symbol  # noqa: E402
 
 TREE_TARGET = 2.0

@@ -15,19 +15,19 @@ __all__ = ["explain", "gradient", "parse", "Derivation", "Gradient", "Step", "De
 def __getattr__(name):
     # Imports are lazy so `derive --version` and `derive --help` don't pay for SymPy.
     if name in ("explain", "gradient", "Derivation", "Gradient"):
-        from . import derivation
+        from derive import derivation
 
         return getattr(derivation, name)
     if name == "parse":
-        from .parse import parse
+        from derive.parsing.text import parse
 
         return parse
     if name == "Step":
-        from .steps import Step
+        from derive.engine.steps import Step
 
         return Step
     if name == "DeriveError":
-        from .errors import DeriveError
+        from derive.errors import DeriveError
 
         return DeriveError
     raise AttributeError(f"module 'derive' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """``python -m derive`` runs the command line."""
 
-from .cli import console
+from derive.cli.main import console
 
 console()

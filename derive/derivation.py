@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from .document import Document
-from .errors import DeriveError
-from .problems import get_problem
-from .symbols import symbol
+from derive.render.document import Document
+from derive.errors import DeriveError
+from derive.engine.problems import get_problem
+from derive.symbols import symbol
 
 NAME = re.compile(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff]*\Z")
 MAX_LETS = 20
@@ -51,7 +51,7 @@ class Subject:
 
     @property
     def written_out(self):
-        from .rules import substitute_definitions
+        from derive.engine.rules import substitute_definitions
 
         return substitute_definitions(self.expression, self.definitions)
 
@@ -158,7 +158,7 @@ class Derivation(Document):
 
     # -- output ----------------------------------------------------------------------------
     def to_dict(self):
-        from .printing import to_latex
+        from derive.render.printing import to_latex
 
         out = {
             "expression": str(self.expression),
@@ -183,7 +183,7 @@ class Derivation(Document):
         return out
 
     def _repr_latex_(self):
-        from .printing import to_latex
+        from derive.render.printing import to_latex
 
         return "$$%s = %s$$" % (to_latex(sympy.Derivative(self.expression, self.wrt)), to_latex(self.result))
 
@@ -213,7 +213,7 @@ class Gradient(Document):
     @property
     def check(self):
         """One check for the whole: passed only if every partial's passed."""
-        from .verify import combine
+        from derive.verify.check import combine
 
         checks = [d.check for d in self.derivations if d.check is not None]
         if self.hessian is not None and self.hessian.check is not None:
@@ -306,8 +306,8 @@ def gradient(expression, wrt="all", *, let=None, half=None, mean=None, learning_
 
 
 def _derive(subject, variable, check, seed):
-    from .rules import differentiate
-    from .verify import check_derivation
+    from derive.engine.rules import differentiate
+    from derive.verify.check import check_derivation
 
     steps = differentiate(subject.expression, variable, subject.definitions, subject.folds,
                           subject.identities, subject.per_example)
@@ -320,15 +320,15 @@ def _derive(subject, variable, check, seed):
 
 def _second(subject, first, check, seed):
     """The second derivative: the first derivative, differentiated again (both shown)."""
-    from .rules import differentiate
-    from .verify import check_derivation
+    from derive.engine.rules import differentiate
+    from derive.verify.check import check_derivation
 
     stage = Subject(first.result, problem=subject.problem, source=subject.source, lets=subject.lets,
                     learning_rate=subject.learning_rate)
     steps = differentiate(first.result, first.wrt, identities=subject.identities)
     result = None
     if check:
-        from .verify import combine
+        from derive.verify.check import combine
 
         sizes, fixed = subject.sample(seed)
         second = check_derivation(steps, sizes=sizes, fixed=fixed, seed=seed)
@@ -338,9 +338,9 @@ def _second(subject, first, check, seed):
 
 def _hessian(subject, derivations, check, seed):
     """Second partials ∂²L/∂θⱼ∂θₖ, each checked against a finite difference of ∂L/∂θⱼ."""
-    from .rules import differentiate, tidy
-    from .steps import Step
-    from .verify import check_derivation, combine
+    from derive.engine.rules import differentiate, tidy
+    from derive.engine.steps import Step
+    from derive.verify.check import check_derivation, combine
 
     variables = [d.wrt for d in derivations]
     rows, checks = [], []
@@ -368,8 +368,8 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
                 raise DeriveError(f"{problem.name} names its own intermediates; --let is for your own expressions")
             problem.learning_rate = rate
             return Subject(problem.loss, problem.definitions, problem, problem.name, learning_rate=rate)
-        from .parse import parse
-        from .problems import ALIASES, CATALOG
+        from derive.parsing.text import parse
+        from derive.engine.problems import ALIASES, CATALOG
 
         word = expression.strip()
         if _looks_like_a_problem_name(word, wrt, let):
@@ -394,8 +394,8 @@ def _looks_like_a_problem_name(word, wrt, let):
     one letter away from a problem's name (mes): a mistyped name, not an expression."""
     import difflib
 
-    from .parse import CONSTANTS
-    from .problems import ALIASES, CATALOG
+    from derive.parsing.text import CONSTANTS
+    from derive.engine.problems import ALIASES, CATALOG
 
     if let or not NAME.match(word) or len(word) < 2 or word in CONSTANTS:
         return False
@@ -410,7 +410,7 @@ def read_lets(let):
     """``[(name, meaning), …]`` from ``{"error": "yhat - y"}`` or ``["error = yhat - y"]``."""
     if not let:
         return []
-    from .parse import parse
+    from derive.parsing.text import parse
 
     items = list(let.items()) if isinstance(let, dict) else [_split_let(text) for text in let]
     if len(items) > MAX_LETS:
@@ -438,7 +438,7 @@ def _split_let(text):
 
 
 def _parse_let(parse, name, meaning):
-    from .errors import ParseError
+    from derive.errors import ParseError
 
     try:
         return parse(str(meaning))

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from .errors import DeriveError
+from derive.errors import DeriveError
 
 
 def write_whole(path, content):

@@ -9,9 +9,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-import derive.batch
-from derive.batch import run_batch
-from derive.check_cli import check
+import derive.grade.batch
+from derive.grade.batch import run_batch
+from derive.cli.check import check
 
 CORPUS = pathlib.Path(__file__).parent / "data" / "check_corpus.csv"
 
@@ -66,14 +66,14 @@ def test_poisoned_rows_are_invalid_and_the_batch_goes_on(tmp_path):
     assert not marker.exists()
 
 
-def _dies_on_kill(prepared, answer, _real=derive.batch._check_item):
+def _dies_on_kill(prepared, answer, _real=derive.grade.batch._check_item):
     if answer == "KILL":
         os._exit(1)
     return _real(prepared, answer)
 
 
 def test_a_row_that_kills_its_worker_becomes_invalid(tmp_path, monkeypatch):
-    monkeypatch.setattr(derive.batch, "_check_item", _dies_on_kill)  # workers are forked
+    monkeypatch.setattr(derive.grade.batch, "_check_item", _dies_on_kill)  # workers are forked
     path = tmp_path / "in.csv"
     path.write_text("id,expression,wrt,answer\n1,x^2,x,2x\n2,x^2,x,KILL\n3,x^3,x,3x^2\n4,x^2,x,x\n")
     out = tmp_path / "out.csv"
@@ -86,7 +86,7 @@ def test_resume_skips_finished_rows(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("id,expression,wrt,answer\n1,x^2,x,2x\n2,x^2,x,x\n")
     out = tmp_path / "out.csv"
-    key = derive.batch._fingerprint(["1", "x^2", "x", "2x"])
+    key = derive.grade.batch._fingerprint(["1", "x^2", "x", "2x"])
     done = {"row": 0, "key": key, "verdict": "correct", "mistakes": [], "message": "from the partial file"}
     (tmp_path / "out.csv.partial").write_text(json.dumps(done) + "\n{\"row\": 1, \"ke")  # cut short
     run_batch(str(path), str(out), resume=True, jobs=1)

@@ -9,9 +9,9 @@ import pytest
 import sympy
 
 from derive import DeriveError, explain, gradient
-from derive.problems import CATALOG, get_problem
+from derive.engine.problems import CATALOG, get_problem
 from derive.symbols import symbol
-from derive.vector import explain_vector
+from derive.engine.vector import explain_vector
 
 ENTRIES = list(CATALOG)
 CASES = [(name, p.name) for name in ENTRIES for p in CATALOG[name]().parameters]

@@ -9,11 +9,11 @@ import time
 import pytest
 from click.testing import CliRunner
 
-import derive.cli
-from derive.check import check_answer
-from derive.check_cli import check
+import derive.cli.main
+from derive.grade.answer import check_answer
+from derive.cli.check import check
 from derive.errors import DeriveError, ParseError
-from derive.latex_answer import parse_latex
+from derive.parsing.latex import parse_latex
 
 CORPUS = pathlib.Path(__file__).parent / "data" / "check_corpus.csv"
 
@@ -35,7 +35,7 @@ def test_corpus_verdicts_all_right_and_mistakes_at_least_90_percent():
     rows = corpus()
     assert len(rows) >= 60
     codes = [r["expected_mistake"] for r in rows if r["expected_mistake"]]
-    from derive.check import CODES
+    from derive.grade.answer import CODES
 
     for code in CODES:
         assert codes.count(code) >= 2, code
@@ -127,8 +127,8 @@ def test_hostile_answers_run_no_code_and_finish_fast(tmp_path, index):
 
 @pytest.fixture
 def registered():
-    derive.cli.cli.add_command(check)  # idempotent; the lead registers it in derive/cli.py
-    return derive.cli.main
+    derive.cli.main.cli.add_command(check)  # idempotent; the lead registers it in derive/cli.py
+    return derive.cli.main.main
 
 
 def run_main(main, capsys, *argv):

@@ -9,7 +9,7 @@ import time
 import pytest
 import sympy
 
-from derive.cli import main
+from derive.cli.main import main
 
 
 def run(capsys, *argv):
@@ -67,7 +67,7 @@ def test_unwritable_output_is_one_line_and_leaves_nothing(capsys, tmp_path):
 
 
 def test_a_failed_check_exits_3_and_writes_no_file(capsys, tmp_path, monkeypatch):
-    from derive import rules
+    from derive.engine import rules
 
     monkeypatch.setitem(rules.TRIG, sympy.cos, lambda u: sympy.sin(u))  # a wrong rule, on purpose
     target = tmp_path / "handout.md"
@@ -83,8 +83,8 @@ BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a
 
 
 def console(*argv, prelude=""):
-    """Run ``derive.cli.console`` (the script's entry point) in a fresh process."""
-    code = prelude + "\nfrom derive.cli import console\nconsole()"
+    """Run ``derive.cli.main.console`` (the script's entry point) in a fresh process."""
+    code = prelude + "\nfrom derive.cli.main import console\nconsole()"
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           timeout=120, env=BUFFERED)
 
@@ -105,7 +105,7 @@ def test_console_exit_codes_of_a_real_process(tmp_path):
     assert console("check", "x^2", "--wrt", "x", "--answer", "3x").returncode == 1
     assert console("--version").returncode == 0
     target = tmp_path / "steps.md"
-    wrong_rule = "import sympy\nfrom derive import rules\nrules.TRIG[sympy.cos] = lambda u: sympy.sin(u)"
+    wrong_rule = "import sympy\nfrom derive.engine import rules\nrules.TRIG[sympy.cos] = lambda u: sympy.sin(u)"
     done = console("explain", "cos(x^2)", "--wrt", "x", "-o", str(target), prelude=wrong_rule)
     assert done.returncode == 3 and "CHECK FAILED" in done.stdout and "not trustworthy" in done.stderr
     assert not target.exists() and "Traceback" not in done.stderr

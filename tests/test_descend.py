@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from derive.derivation import gradient
 from derive.descend import Compiled, check_gradient, descend as run_descent, from_arrays, get_descent_problem, render, synthetic
-from derive.descend_cli import descend
+from derive.cli.descend import descend
 
 
 def invoke(*argv):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from derive import handout
-from derive.cli import main
+from derive.handout import build as handout
+from derive.cli.main import main
 from derive.errors import DeriveError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -76,7 +76,7 @@ def test_unknown_extension(capsys, tmp_path):
 
 
 def test_examples_cover_every_rule(practice):
-    from derive.steps import RULES
+    from derive.engine.steps import RULES
 
     used = set()
     for item in practice.solved:
@@ -137,7 +137,9 @@ def test_both_writes_two_files_with_the_same_numbering(capsys, tmp_path):
 def test_templates_override_file_by_file(tmp_path, lesson):
     mine = tmp_path / "mine"
     mine.mkdir()
-    frame = (Path(handout.__file__).resolve().parent.parent / "templates" / "handout_markdown.j2").read_text()
+    from derive.render import templates_dir
+
+    frame = (templates_dir() / "handout_markdown.j2").read_text()
     (mine / "handout_markdown.j2").write_text("SPRINGFIELD HIGH SCHOOL\n" + frame)
     (mine / "step_markdown.j2").write_text(
         "{% macro line(d, step, depth, ns) %}{% set ns.k = ns.k + 1 %}* STEP {{ ns.k }}: {{ say.title(step) }}\n{% endmacro %}\n")

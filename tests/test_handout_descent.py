@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from derive import handout
+from derive.handout import build as handout
 from derive.descend import descend, fmt_number, synthetic
 from derive.errors import DeriveError
 
@@ -136,7 +136,7 @@ def test_the_lesson_with_descent_compiles_to_pdf(tmp_path, lesson):
 # -- derive descend --format html -------------------------------------------------------------------
 def test_descend_html_page_is_self_contained_with_the_plot(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from derive.descend_cli import descend as command
+    from derive.cli.descend import descend as command
 
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(command, ["mse", "--synthetic", "20", "--format", "html", "-o", "out.html",
@@ -151,7 +151,7 @@ def test_descend_html_page_is_self_contained_with_the_plot(tmp_path, monkeypatch
 
 
 def test_descend_html_fragment_and_markdown_plot_link(tmp_path, monkeypatch):
-    from derive.descend_cli import descend as command
+    from derive.cli.descend import descend as command
 
     fragment = CliRunner().invoke(command, ["mse", "--synthetic", "6", "--format", "html", "--steps", "20"])
     assert fragment.exit_code == 0 and "<!DOCTYPE" not in fragment.output and "<section" in fragment.output

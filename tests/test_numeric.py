@@ -1,4 +1,4 @@
-"""Tests for derive.numeric: every node kind against SymPy's own evalf, plus the edge cases."""
+"""Tests for derive.verify.numeric: every node kind against SymPy's own evalf, plus the edge cases."""
 
 import random
 from fractions import Fraction
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from derive.functions import sigmoid
-from derive.numeric import NotNumeric, close, evaluate, evaluator, is_finite_real
+from derive.verify.numeric import NotNumeric, close, evaluate, evaluator, is_finite_real
 
 x = sympy.Symbol("x", real=True)
 y = sympy.Symbol("y", real=True)

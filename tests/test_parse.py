@@ -1,4 +1,4 @@
-"""Tests for derive.parse: what it accepts, what it refuses, and that it stays fast and safe.
+"""Tests for derive.parsing.text: what it accepts, what it refuses, and that it stays fast and safe.
 
 Expected values are built with SymPy calls directly, never by parsing text.
 """
@@ -13,10 +13,10 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import derive.parse as parse_module
+import derive.parsing.text as parse_module
 from derive.errors import ParseError
 from derive.functions import sigmoid
-from derive.parse import FUNCTIONS, MAX_EXPONENT, MAX_LENGTH, parse
+from derive.parsing.text import FUNCTIONS, MAX_EXPONENT, MAX_LENGTH, parse
 from derive.symbols import symbol
 
 x, y, z, w, b = (symbol(n) for n in ("x", "y", "z", "w", "b"))

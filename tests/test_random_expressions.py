@@ -4,7 +4,7 @@ Two strategies share one grammar (atoms x, y, small integers and rationals; + âˆ
 integer, rational and occasionally general powers; sin cos tan exp log sqrt atan asin sinh
 cosh tanh Abs Max Min and the sigmoid; depth â‰¤ 4):
 
-* ``expressions()`` builds SymPy expressions directly, for ``derive.rules.differentiate``;
+* ``expressions()`` builds SymPy expressions directly, for ``derive.engine.rules.differentiate``;
 * ``texts()`` builds the same kind of expression as TEXT the way learners type it (``^``,
   ``2x``, ``3(x+1)``, ``ln``, ``abs``, ``max``, ``relu``) together with the SymPy
   expression it must parse to, so the parser and the engine are tested together.
@@ -28,15 +28,15 @@ from hypothesis import strategies as st
 
 from derive.functions import sigmoid
 from derive.limits import TimeLimit, time_limit
-from derive.numeric import NotNumeric, evaluate, is_finite_real
+from derive.verify.numeric import NotNumeric, evaluate, is_finite_real
 from derive.errors import ParseError
-from derive.parse import parse
-from derive.rules import differentiate
-from derive.steps import RULES
+from derive.parsing.text import parse
+from derive.engine.rules import differentiate
+from derive.engine.steps import RULES
 from derive.symbols import symbol
 
 try:  # tests/ as a package, or tests/ on sys.path (pytest's default rootdir-less import)
-    from .points import sample_point
+    from derive.points import sample_point
 except ImportError:
     from points import sample_point
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from derive import explain
-from derive.steps import RULES
+from derive.engine.steps import RULES
 
 # Expressions that between them use every rule of the vocabulary.
 COVERAGE = [
@@ -41,7 +41,7 @@ def test_the_coverage_list_uses_every_rule(derivations):
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
 def test_every_rule_renders_in_every_format(derivations, fmt):
-    from derive.render import words, TextFormat, InlineLatexFormat, LatexWordsFormat
+    from derive.render.formats import words, TextFormat, InlineLatexFormat, LatexWordsFormat
 
     f = {"text": TextFormat(), "markdown": InlineLatexFormat(), "latex": LatexWordsFormat()}[fmt]
     say = words(f)

@@ -6,7 +6,7 @@ For every row of ``textbook.TEXTBOOK``:
     ``simplify`` decides, else numerically at several random points of the real domain);
 (b) every rule a teacher would use appears in the step tree;
 (c) the package's own numeric check passed;
-(d) every step's rule is one of ``derive.steps.RULES``;
+(d) every step's rule is one of ``derive.engine.steps.RULES``;
 (e) no chain-rule intermediate is named twice in one tree (nor after a symbol already in
     the expression).
 """
@@ -21,12 +21,12 @@ from sympy.core.function import AppliedUndef
 
 from derive import explain
 from derive.limits import TimeLimit, time_limit
-from derive.numeric import NotNumeric, evaluate, is_finite_real
-from derive.steps import RULES
+from derive.verify.numeric import NotNumeric, evaluate, is_finite_real
+from derive.engine.steps import RULES
 
 try:  # tests/ as a package, or tests/ on sys.path (pytest's default rootdir-less import)
-    from .points import sample_point
-    from .textbook import NOT_REQUIRED, TEXTBOOK
+    from derive.points import sample_point
+    from derive.textbook import NOT_REQUIRED, TEXTBOOK
 except ImportError:
     from points import sample_point
     from textbook import NOT_REQUIRED, TEXTBOOK

@@ -6,7 +6,7 @@ a teacher would use for that derivative, each of which MUST appear in
 constant term, ``variable`` for a bare x, ``simplify`` for the last tidy step, …).
 
 Rows are grouped by the rule they mainly exercise; ``test_textbook.py`` checks that every
-rule of ``derive.steps.RULES`` (other than ``simplify``, ``definition`` and
+rule of ``derive.engine.steps.RULES`` (other than ``simplify``, ``definition`` and
 ``summation``, which belong to the named problems) is required by at least two rows.
 """
 

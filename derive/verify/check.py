@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy
 
-from .limits import TimeLimit, time_limit
-from .numeric import NotNumeric, evaluator, is_finite_real
-from .rules import substitute_definitions
+from derive.limits import TimeLimit, time_limit
+from derive.verify.numeric import NotNumeric, evaluator, is_finite_real
+from derive.engine.rules import substitute_definitions
 
 DPS = 40
 STEP = mpmath.mpf("1e-12")

@@ -1,6 +1,6 @@
 """``derive descend``: gradient descent worked with numbers, as a click command.
 
-The command object ``descend`` is registered by ``derive/cli.py`` with
+The command object ``descend`` is registered by ``derive/cli/main.py`` with
 ``cli.add_command(descend)``. Only click is imported here: NumPy, SymPy and the rest are
 imported when the command runs, so ``derive --help`` stays fast.
 
@@ -13,7 +13,7 @@ import sys
 
 import click
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from derive.cli.output import CONTEXT
 
 
 @click.command(context_settings=CONTEXT)
@@ -61,7 +61,7 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
 
     Exit codes: 0 done and checked; 2 bad input; 3 the gradient check failed.
     """
-    from .errors import DeriveError
+    from derive.errors import DeriveError
 
     try:
         text, run = _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt,
@@ -69,7 +69,7 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
     except DeriveError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)
-    from .cli import deliver
+    from derive.cli.output import deliver
 
     failed = not run.check_passed or (run.engine_check is not None and not run.engine_check.passed)
     deliver(text, output, failed, "the gradient used failed its check against a finite difference of the "
@@ -81,9 +81,9 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
 
 def _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt, output,
          plot_path, standalone):
-    from . import descend as engine
-    from . import startup
-    from .errors import DeriveError
+    from derive import descend as engine
+    from derive import startup
+    from derive.errors import DeriveError
 
     startup.imports_done()
 

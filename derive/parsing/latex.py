@@ -2,7 +2,7 @@
 
 A hand-written tokenizer and recursive-descent parser build SymPy objects directly: the
 text is never handed to ``eval``, ``exec``, ``sympify``, ``parse_expr`` or SymPy's own LaTeX
-parser. The bounds are those of :mod:`derive.parse` (length, nesting depth, digits of a
+parser. The bounds are those of :mod:`derive.parsing.text` (length, nesting depth, digits of a
 number, size of an exponent, digits of a computed number), and every refusal is a one-line
 ``ParseError`` naming the column.
 
@@ -25,13 +25,13 @@ What is accepted
 
 import sympy
 
-from .errors import ParseError
-from .functions import sigmoid
-from .parse import (
+from derive.errors import ParseError
+from derive.functions import sigmoid
+from derive.parsing.text import (
     GREEK, MAX_DEPTH, MAX_INTEGER_DIGITS, MAX_LENGTH, MAX_NAME_LENGTH, MAX_RESULT_DIGITS,
     _build, _is_undefined, _largest_digits, _log, _power,
 )
-from .symbols import indexed, symbol
+from derive.symbols import indexed, symbol
 
 FUNCTIONS = {
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "sec": sympy.sec, "csc": sympy.csc,

@@ -30,7 +30,7 @@ import time
 
 import click
 
-from .errors import DeriveError
+from derive.errors import DeriveError
 
 REQUIRED = ("id", "expression", "wrt", "answer")
 ADDED = ("verdict", "mistakes", "message")
@@ -62,7 +62,7 @@ def _init_worker():
 
 def _prepare_one(key):
     """A problem's derivative, points and candidates, or the reason it has none."""
-    from .check import Problem
+    from derive.grade.answer import Problem
 
     expression, wrt = key
     try:
@@ -309,7 +309,7 @@ def _summary(rows, results, names):
 
 def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, chunk=CHUNK):
     """Check every row of ``path`` and write ``output``; returns the summary text."""
-    from .cli import write_whole
+    from derive.files import write_whole
 
     if fmt not in ("csv", "jsonl"):
         raise DeriveError("the batch output format is csv or jsonl")

@@ -20,9 +20,9 @@ from sympy import (
 )
 from sympy.core.function import AppliedUndef
 
-from .functions import sigmoid
-from .limits import TimeLimit, time_limit
-from .steps import Step
+from derive.functions import sigmoid
+from derive.limits import TimeLimit, time_limit
+from derive.engine.steps import Step
 
 # Local derivatives, d/du F(u), each beside the function it belongs to.
 TRIG = {

@@ -41,9 +41,9 @@ from typing import Callable, NamedTuple
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .errors import ParseError
-from .functions import sigmoid
-from .symbols import symbol
+from derive.errors import ParseError
+from derive.functions import sigmoid
+from derive.symbols import symbol
 
 # --- bounds -------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ from fractions import Fraction
 
 import sympy
 
-from .document import Document
-from .errors import DeriveError
-from .symbols import symbol
+from derive.render.document import Document
+from derive.errors import DeriveError
+from derive.symbols import symbol
 
 SUPPORTED = ("mse", "ridge")
 

@@ -1,6 +1,6 @@
 """``derive check``: one answer, or a class's answers from a CSV file.
 
-The command object ``check`` is registered by derive/cli.py with ``cli.add_command(check)``.
+The command object ``check`` is registered by derive/cli/main.py with ``cli.add_command(check)``.
 """
 
 import json
@@ -8,9 +8,8 @@ import sys
 
 import click
 
-from .errors import DeriveError
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from derive.cli.output import CONTEXT
+from derive.errors import DeriveError
 
 
 @click.command(context_settings=CONTEXT)
@@ -47,8 +46,8 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
             raise DeriveError("--batch needs -o OUTPUT, the graded file to write")
         if fmt in ("text", "json"):
             raise DeriveError("--batch writes csv or jsonl: use --format csv or --format jsonl")
-        from . import startup
-        from .batch import run_batch
+        from derive import startup
+        from derive.grade.batch import run_batch
 
         startup.imports_done()  # before the workers fork: they share what start-up made
         summary = run_batch(batch_file, output, fmt=fmt or "csv", resume=resume, jobs=jobs)
@@ -62,9 +61,9 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
         raise DeriveError("give the student's derivative with --answer")
     if fmt in ("csv", "jsonl"):
         raise DeriveError("one answer is written as text or json")
-    from . import startup
-    from .check import check_answer, problem
-    from .check_words import report
+    from derive import startup
+    from derive.grade.answer import check_answer, problem
+    from derive.grade.words import report
 
     startup.imports_done()
 
@@ -72,11 +71,11 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
     if fmt == "json":
         text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
     else:
-        from .check import _decimal_tolerance
+        from derive.grade.answer import _decimal_tolerance
 
         text = report(result, _decimal_tolerance(answer))
     if show_steps:
-        from .derivation import explain
+        from derive.derivation import explain
 
         steps = explain(expression if "σ" not in expression else problem(expression, wrt).expr,
                         wrt=str(problem(expression, wrt).wrt))

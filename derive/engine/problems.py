@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import sympy
 from sympy import Abs, Max, Piecewise, Rational, Sum, exp, log
 
-from .errors import DeriveError
-from .functions import sigmoid
-from .symbols import indexed, symbol
+from derive.errors import DeriveError
+from derive.functions import sigmoid
+from derive.symbols import indexed, symbol
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Problem:
     @property
     def written_out(self):
         """The loss with every intermediate replaced: what SymPy differentiates directly."""
-        from .rules import substitute_definitions
+        from derive.engine.rules import substitute_definitions
 
         return substitute_definitions(self.loss, self.definitions)
 
@@ -101,7 +101,7 @@ class Problem:
         for p in self.parameters:
             if wanted in (p.name, str(p.symbol), p.symbol.name.replace("_", "")):
                 return p
-        from .printing import to_text
+        from derive.render.printing import to_text
 
         valid = ", ".join(f"{p.name} ({to_text(p.symbol)})" for p in self.parameters)
         raise DeriveError(f"'{text}' is not a parameter of {self.name}; use one of: {valid}")

@@ -13,18 +13,19 @@ from pathlib import Path
 
 import jinja2
 
-from . import printing
+from derive.render import printing
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
 
 
 def templates_dir():
     """The packaged templates (a wheel installs them as derive/templates), else the checkout's."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parent.parent
+    candidates = (package / "templates", package.parent / "templates")
+    for candidate in candidates:
         if (candidate / "words.j2").is_file():
             return candidate
-    raise FileNotFoundError(f"derive's templates are missing (looked in {here}/templates and {here.parent}/templates)")
+    raise FileNotFoundError(f"derive's templates are missing (looked in {' and '.join(map(str, candidates))})")
 
 
 class TextFormat:

@@ -54,7 +54,7 @@ import mpmath
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .functions import sigmoid
+from derive.functions import sigmoid
 
 __all__ = ["NotNumeric", "evaluate", "evaluator", "is_finite_real", "close"]
 

@@ -7,8 +7,8 @@ where the answer and the right derivative differ.
 
 How it decides
 --------------
-The expression and the answer are read by the safe parsers (:mod:`derive.parse`, or
-:mod:`derive.latex_answer` for LaTeX); nothing a user types is evaluated as code. Both the
+The expression and the answer are read by the safe parsers (:mod:`derive.parsing.text`, or
+:mod:`derive.parsing.latex` for LaTeX); nothing a user types is evaluated as code. Both the
 right derivative (from the step engine) and the answer are evaluated with the project's own
 mpmath evaluator at random rational points where the expression and its derivative are
 finite and real (non-finite points are skipped; at least ``MIN_POINTS`` must remain). Values
@@ -40,14 +40,14 @@ from fractions import Fraction
 import mpmath
 import sympy
 
-from .errors import DeriveError, ParseError
-from .latex_answer import looks_like_latex, parse_latex
-from .limits import TimeLimit, time_limit
-from .numeric import NotNumeric, evaluator, is_finite_real
-from .parse import parse
-from .rules import Engine, tidy
-from .steps import Step
-from .symbols import symbol
+from derive.errors import DeriveError, ParseError
+from derive.parsing.latex import looks_like_latex, parse_latex
+from derive.limits import TimeLimit, time_limit
+from derive.verify.numeric import NotNumeric, evaluator, is_finite_real
+from derive.parsing.text import parse
+from derive.engine.rules import Engine, tidy
+from derive.engine.steps import Step
+from derive.symbols import symbol
 
 # Mistake codes, most likely first when several match the same answer.
 CODES = (
@@ -301,7 +301,7 @@ class Problem:
                 raise DeriveError("the expression is nested too deeply to check") from None
 
     def _prepare(self, expression, wrt, seed):
-        from .problems import ALIASES, CATALOG
+        from derive.engine.problems import ALIASES, CATALOG
 
         if isinstance(expression, str) and (expression.strip() in CATALOG or expression.strip() in ALIASES):
             raise DeriveError(f"'{expression.strip()}' is a named problem; derive check takes a formula, "
@@ -358,7 +358,7 @@ class Problem:
     def expected(self):
         """The right derivative, tidied for reading."""
         if self._expected_text is None:
-            from .printing import to_text
+            from derive.render.printing import to_text
 
             with _bounded(2.0):
                 try:
@@ -532,7 +532,7 @@ class Problem:
         return matches
 
     def _result(self, verdict, matches=(), counterexample=None, approximate=False, tolerance=None):
-        from .check_words import message
+        from derive.grade.words import message
 
         mistakes = list(dict.fromkeys(c.code for c in matches))
         first_where = {}
@@ -578,7 +578,7 @@ class BrokenEngine(Engine):
 
     @staticmethod
     def _t(expr):
-        from .printing import to_text
+        from derive.render.printing import to_text
 
         return to_text(expr)
 
@@ -682,7 +682,7 @@ def enumerate_mistakes(expr, wrt, derivative):
             yield code_of.get(mistake, mistake), engine.where or "", wrong
         if mistake == "sign_error":
             yield "sign_error", "in the sign of the whole derivative", -derivative
-    from .printing import to_text
+    from derive.render.printing import to_text
 
     for other in sorted(expr.free_symbols - {wrt}, key=str):
         wrong = Engine(expr, other).differentiate(expr, other).derivative

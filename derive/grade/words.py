@@ -1,10 +1,10 @@
-"""The words of ``derive check``, from ``templates/check.j2`` (loaded as derive.render loads
+"""The words of ``derive check``, from ``templates/check.j2`` (loaded as derive.render.formats loads
 its templates): the one-sentence explanation of each mistake code and the verdict messages."""
 
 import functools
 import re
 
-from .render import _environment, templates_dir
+from derive.render.formats import _environment, templates_dir
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,22 +7,22 @@ class Document:
     """Text, Markdown, LaTeX, HTML and JSON through one ``render``; ``to_dict`` is the subclass's."""
 
     def to_text(self, color=False):
-        from .render import render
+        from derive.render.formats import render
 
         return render(self, "text", color=color)
 
     def to_markdown(self):
-        from .render import render
+        from derive.render.formats import render
 
         return render(self, "markdown")
 
     def to_latex(self, standalone=False):
-        from .render import render
+        from derive.render.formats import render
 
         return render(self, "latex", standalone=standalone)
 
     def to_html(self, standalone=False):
-        from .render import render
+        from derive.render.formats import render
 
         return render(self, "html", standalone=standalone)
 

@@ -21,8 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DeriveError
-from .files import write_whole
+from derive.errors import DeriveError
+from derive.files import write_whole
 
 TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent"}
 PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points"}
@@ -182,7 +182,7 @@ def _number(value):
 
 def _descent(entry, number, source, folder):
     """The ``[descent]`` table, checked key by key; every mistake names the file and the key."""
-    from .descend import SUPPORTED, get_descent_problem
+    from derive.descend import SUPPORTED, get_descent_problem
 
     where = f"{source}: [descent]"
     unknown = sorted(set(entry) - DESCENT_KEYS)
@@ -273,7 +273,7 @@ def _problem(entry, number, source):
 
 def solve(problem_set, *, seed=0, progress=None):
     """Explain and check every problem (``progress`` is called once per problem)."""
-    from .derivation import explain, gradient
+    from derive.derivation import explain, gradient
 
     solved = []
     for spec in problem_set.problems:
@@ -295,8 +295,8 @@ def solve(problem_set, *, seed=0, progress=None):
 
 def _solve_descent(problem_set):
     """Run the ``[descent]`` example, checked; a failed check refuses the whole handout."""
-    from . import descend as engine
-    from .errors import CheckFailed
+    from derive import descend as engine
+    from derive.errors import CheckFailed
 
     spec = problem_set.descent
     where = f"{problem_set.source}: [descent]"
@@ -325,7 +325,7 @@ def _solve_descent(problem_set):
 
 def render(handout, fmt, *, answers=True, templates=None):
     """The handout as Markdown, LaTeX or HTML text (PDF is LaTeX, compiled by ``write``)."""
-    from . import render as rendering
+    from derive.render import formats as rendering
 
     layout = {"markdown": "markdown", "latex": "latex", "pdf": "latex", "html": "html"}[fmt]
     search = rendering._search_path(templates)
@@ -334,7 +334,7 @@ def render(handout, fmt, *, answers=True, templates=None):
         item.solution = rendering.render(item.document, layout, embedded=True, directory=search) if answers else ""
     dsay = dnum = None
     if handout.descent is not None:
-        from . import descend
+        from derive import descend
 
         run = handout.descent.run
         handout.descent.solution = descend.render(run, layout, embedded=True, directory=search) if answers else ""
@@ -349,7 +349,7 @@ def render(handout, fmt, *, answers=True, templates=None):
     text = env.get_template(f"handout_{layout}.j2").render(
         handout=handout, ps=handout.problem_set, items=handout.solved, answers=answers, f=f, say=say,
         descent=handout.descent, dsay=dsay, dnum=dnum, max_listed=MAX_LISTED)
-    from .printing import unicode_to_latex
+    from derive.render.printing import unicode_to_latex
 
     return unicode_to_latex(text) if latex else text
 

@@ -1,0 +1,66 @@
+"""``derive handout``: a TOML problem set to a worked-solution handout."""
+
+import sys
+
+import click
+
+from derive import startup
+from derive.cli.output import CONTEXT
+from derive.errors import DeriveError
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("problem_set", metavar="FILE.toml", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The handout to write: .md, .tex, .pdf or .html (the extension picks the format).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "pdf", "html"]),
+              help="The format, whatever the extension.")
+@click.option("--answers/--no-answers", default=True, show_default=True,
+              help="The answer key (every worked solution) or the student version (room to work).")
+@click.option("--both", is_flag=True, help="Write the student version to OUT and the answer key to OUT-answers.")
+@click.option("--templates", "templates", type=click.Path(file_okay=False, exists=True),
+              help="A folder of your own templates that override the packaged ones file by file.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the random points of the numeric checks.")
+def handout(problem_set, output, fmt, answers, both, templates, seed):
+    """Write a worked-solution handout from a TOML problem set.
+
+    The file has a `title` (and optionally `author`, `course`, `date`, `instructions`),
+    then `[[problems]]` tables, each with `name` (a problem from derive list) or
+    `expression`, and `wrt`, and optionally `let`, `prompt` and `points`.
+
+    \b
+    Examples:
+      derive handout examples/lesson.toml -o lesson.pdf
+      derive handout examples/practice.toml -o practice.html --both
+      derive handout examples/practice.toml -o practice.md --no-answers
+      derive handout examples/lesson.toml -o lesson.tex --templates my-letterhead/
+
+    Exit codes: 0 written; 2 bad input (nothing written); 3 a solution failed its check.
+    """
+    from derive.handout import build as handouts
+
+    kind = handouts.output_format(output, fmt)
+    if kind == "pdf":
+        handouts.tex_engine()  # say what is missing before any work is done
+    problems = handouts.load(problem_set)
+    from derive import derivation  # noqa: F401  (the heavy imports, once the input is known good)
+    from derive.render import formats  # noqa: F401
+
+    startup.imports_done()
+    count = len(problems.problems)
+    show = sys.stderr.isatty() and count >= 5
+    if show:
+        with click.progressbar(length=count, label="Working the problems", file=sys.stderr) as bar:
+            solved = handouts.solve(problems, seed=seed, progress=lambda spec: bar.update(1))
+    else:
+        solved = handouts.solve(problems, seed=seed)
+    failed = [item.spec.number for item in solved.solved if not item.passed]
+    if failed:
+        raise DeriveError(f"the numeric check failed for problem {', '.join(map(str, failed))}; "
+                          "no handout was written (see derive explain on that problem)", )
+    versions = [(handouts.answers_path(output), True), (output, False)] if both else [(output, answers)]
+    handouts.write_versions(solved, versions, kind, templates=templates)
+    for path, with_answers in versions:
+        click.echo(f"Wrote {path} ({'answer key' if with_answers else 'student version'}, "
+                   f"{len(solved.items)} problems)", err=True)

@@ -1,0 +1,97 @@
+"""The ``derive`` command: the group, its entry point, and one line for every error.
+
+Every failure the user can cause ends as one line, ``Error: …``, and exit code 2; a
+derivation that fails its own numeric check exits 3. Never a traceback. Each command
+lives in a module of its own (``explain``, ``handout``, ``catalog``, ``check``,
+``descend``); no command imports another.
+"""
+
+import sys
+
+import click
+
+from derive import __version__, startup
+from derive.cli.output import CONTEXT
+from derive.errors import DeriveError
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="derive",
+                      message="%(prog)s %(version)s")
+def cli():
+    """Derivatives explained step by step, the way a teacher writes them, and checked
+    against numbers.
+
+    \b
+    Examples:
+      derive explain mse --wrt weight
+      derive explain "sin(x^2)" --wrt x
+      derive explain "(w*x + b - y)^2" --wrt w --format markdown
+      derive list
+    """
+
+
+def _register_commands():
+    """Each command from its own module (their heavy imports stay inside the commands)."""
+    from derive.cli.catalog import list_problems
+    from derive.cli.check import check
+    from derive.cli.descend import descend
+    from derive.cli.explain import explain
+    from derive.cli.handout import handout
+
+    for command in (explain, handout, list_problems, check, descend):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
+def main(argv=None):
+    """The console script: run the CLI, turning every error into one line."""
+    try:
+        cli.main(args=argv, prog_name="derive", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Error: interrupted", err=True)
+        sys.exit(130)
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path if error.ctx else 'derive'} --help')"
+        click.echo(f"Error: {error.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"Error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except DeriveError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except RecursionError:
+        click.echo("Error: the expression is nested too deeply to explain", err=True)
+        sys.exit(2)
+    except MemoryError:
+        click.echo("Error: the expression is too large to explain", err=True)
+        sys.exit(2)
+    except BrokenPipeError:  # the reader went away (derive … | head): nothing to say to it
+        sys.exit(1)
+    except Exception as error:  # a bug of ours: still one line, and say where to report it
+        click.echo(f"Error: internal error ({type(error).__name__}: {error}); please report it", err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+def console():
+    """The ``derive`` script and ``python -m derive``: :func:`main`, started and ended
+    without the costs a one-shot process need not pay (see :mod:`derive.startup`)."""
+    startup.pause_collection()
+    try:
+        main()
+    except SystemExit as stop:
+        code = startup.exit_code(stop)
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        code = 130
+    startup.exit_now(code)
+
+
+if __name__ == "__main__":
+    console()

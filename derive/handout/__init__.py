@@ -1,0 +1,1 @@
+"""Handouts: a TOML problem set in, Markdown, LaTeX, PDF or HTML out."""

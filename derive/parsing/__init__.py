@@ -1,0 +1,1 @@
+"""Reading what people type: plain text (``text``) and LaTeX answers (``latex``), safely."""
