@@ -88,6 +88,28 @@ class Derivation(Document):
         self.steps = steps
         self.check = check
         self.first = first  # for a second derivative: the derivation of the first
+        self._worked = None
+        self._notation = None
+        self.memory = None  # shared with the other derivations of one document
+        self.label = None  # how a later problem of a handout cites this one
+
+    @property
+    def notation(self):
+        """How this explanation writes maths: sums and products in its author's order."""
+        if self._notation is None:
+            self._notation = notation_of(self.subject)
+        return self._notation
+
+    @property
+    def worked(self):
+        """The worked solution: chains of equalities, from :mod:`derive.present`."""
+        if self._worked is None:
+            from derive.present import present
+
+            if self.first is not None and self.memory is not None:
+                self.first.memory = self.memory
+            self._worked = present(self, memory=self.memory, label=self.label)
+        return self._worked
 
     # -- what it is ----------------------------------------------------------------------
     expression = property(lambda self: self.subject.expression)
@@ -156,6 +178,43 @@ class Derivation(Document):
             return []
         return _paths(self.top, self.expression, self.definitions, self.wrt)
 
+    @property
+    def shown_result(self):
+        """The result as the worked solution's last line writes it (the author's order)."""
+        from derive.present.marks import resolved
+
+        last = self.worked.main.result
+        return last if not hasattr(last, "pieces") else self.result
+
+    @property
+    def functions_used(self):
+        """The catalog's functions a reader may need defined: sigmoid, sign."""
+        from derive.functions import sigmoid
+
+        exprs = [self.subject.expression, *self.definitions.values(), self.result]
+        found = []
+        if any(e.has(sigmoid) for e in exprs):
+            found.append("sigmoid")
+        if any(e.has(sympy.sign) for e in exprs):
+            found.append("sign")
+        return found
+
+    @property
+    def chain_formula(self):
+        """``∂L/∂w = Σᵢ ∂L/∂errorᵢ · ∂errorᵢ/∂ŷᵢ · ∂ŷᵢ/∂w``: the chain rule along the names,
+        summed over the examples when the loss is a mean over them."""
+        from derive.present.marks import Dot, Pending, Plus
+
+        paths = self.chain_paths
+        if not paths:
+            return None
+        terms = [Dot(*[Pending(a, b, self.partial) for a, b in zip(path, path[1:])]) for path in paths]
+        rhs = terms[0] if len(terms) == 1 else Plus(*terms)
+        problem = self.problem
+        if problem is not None and problem.mean and problem.index is not None:
+            rhs = sympy.Sum(rhs, (problem.index, 1, problem.size))
+        return sympy.Eq(Pending(self.top, self.wrt, self.partial), rhs, evaluate=False)
+
     # -- output ----------------------------------------------------------------------------
     def to_dict(self):
         from derive.render.printing import to_latex
@@ -198,6 +257,18 @@ class Gradient(Document):
         self.subject = subject
         self.derivations = derivations
         self.hessian = hessian
+        memory = {}  # each derivative worked once across all the partials
+        for d in derivations:
+            d.memory = memory
+            d.label = f"∂{d.top}/∂{d.wrt}"
+
+    @property
+    def notation(self):
+        return self.derivations[0].notation
+
+    def __repr__(self):
+        wrt = ", ".join(str(w) for w in self.wrt)
+        return f"<Gradient of {self.subject.source or self.subject.expression} with respect to {wrt}>"
 
     problem = property(lambda self: self.subject.problem)
     learning_rate = property(lambda self: self.subject.learning_rate)
@@ -300,17 +371,38 @@ def gradient(expression, wrt="all", *, let=None, half=None, mean=None, learning_
         variables = [subject.variable(n) for n in names]
         if len(set(variables)) != len(variables):
             raise DeriveError("--wrt names the same variable twice")
-    derivations = [_derive(subject, v, check, seed) for v in variables]
+    from derive.engine.rules import Engine
+
+    engine = Engine(subject.expression, None, subject.definitions)  # shared: each part worked once
+    derivations = [_derive(subject, v, check, seed, engine) for v in variables]
     matrix = _hessian(subject, derivations, check, seed) if hessian else None
     return Gradient(subject, derivations, matrix)
 
 
-def _derive(subject, variable, check, seed):
-    from derive.engine.rules import differentiate
+def notation_of(subject):
+    """The notation of an explanation: its author's order, and ⅆ for Leibniz's d when a
+    variable is called d."""
+    from derive.render.notation import Notation
+
+    from derive.present import substitute_typed
+
+    sources = [substitute_typed(subject.expression, subject.definitions), subject.expression,
+               *subject.definitions.values()]
+    if subject.problem is not None:
+        sources.append(subject.problem.display_loss)
+    names = set()
+    for source in sources:
+        names |= {getattr(s, "name", "") for s in source.free_symbols}
+    return Notation.of(*sources, leibniz_d="ⅆ" if "d" in names else "d")
+
+
+def _derive(subject, variable, check, seed, engine=None):
+    from derive.engine.rules import Engine
     from derive.verify.check import check_derivation
 
-    steps = differentiate(subject.expression, variable, subject.definitions, subject.folds,
-                          subject.identities, subject.per_example)
+    engine = engine or Engine(subject.expression, variable, subject.definitions)
+    raw = engine.differentiate(subject.expression, variable)
+    steps = engine.finish(raw, subject.folds, subject.identities, subject.per_example)
     result = None
     if check:
         sizes, fixed = subject.sample(seed)

@@ -35,3 +35,39 @@ class sigmoid(sympy.Function):
 
     def _sympystr(self, printer):
         return "sigmoid(%s)" % printer._print(self.args[0])
+
+
+class log_base(sympy.Function):
+    """The logarithm to base b, log_b(x) = ln x / ln b, kept as the author wrote it.
+
+    SymPy's ``log(x, b)`` becomes the quotient at once; a worked solution shows that change
+    of base as a step of its own, so the typed form needs a class that stays put.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x, base):
+        return None  # never rewritten on its own: the explanation does it, visibly
+
+    def fdiff(self, argindex=1):
+        x, base = self.args
+        if argindex == 1:
+            return 1 / (x * sympy.log(base))
+        return -sympy.log(x) / (base * sympy.log(base) ** 2)
+
+    def _eval_rewrite_as_log(self, x, base, **kwargs):
+        return sympy.log(x) / sympy.log(base)
+
+    def _eval_evalf(self, prec):
+        x, base = self.args
+        return (sympy.log(x) / sympy.log(base))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        x, base = self.args
+        if x.is_positive and base.is_positive:
+            return True
+        return None
+
+    def _sympystr(self, printer):
+        return "log(%s, %s)" % (printer._print(self.args[0]), printer._print(self.args[1]))

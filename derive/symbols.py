@@ -15,3 +15,33 @@ def symbol(name):
 def indexed(name):
     """A real data series such as ``x`` in ``x[i]`` (one value per example)."""
     return sympy.IndexedBase(name, real=True)
+
+
+def evaluated(expr):
+    """A typed expression (built unevaluated, as the author wrote it) rebuilt with SymPy's
+    evaluation: ``x*(x + x)`` becomes ``2*x**2``. Names and functions are kept."""
+    if expr.is_Atom or not expr.args:
+        return expr
+    try:
+        return expr.func(*[evaluated(a) for a in expr.args])
+    except Exception:  # noqa: BLE001 - a node that cannot be rebuilt is its own canonical form
+        return expr
+
+
+def to_sympy(expr):
+    """``expr`` as plain SymPy, to compare with your own SymPy work: derive's real symbols
+    become plain ``Symbol("x")``, a typed expression is evaluated, and ``log_b`` becomes
+    ``log(x)/log(b)``.
+
+    >>> import sympy
+    >>> from derive import explain
+    >>> to_sympy(explain("x^2 sin(x)", wrt="x").result) == sympy.diff(sympy.sympify("x**2*sin(x)"), "x")
+    True
+    """
+    from derive.functions import log_base
+
+    expr = evaluated(expr)
+    expr = expr.replace(lambda e: isinstance(e, log_base), lambda e: sympy.log(e.args[0]) / sympy.log(e.args[1]))
+    plain = {s: sympy.Symbol(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
+    bases = {b: sympy.IndexedBase(str(b.label)) for b in expr.atoms(sympy.IndexedBase)}
+    return expr.xreplace({**plain, **bases})

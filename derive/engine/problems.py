@@ -26,9 +26,14 @@ from derive.symbols import indexed, symbol
 class Parameter:
     """A parameter the loss is differentiated by: ``weight`` printed as ``w``."""
 
-    name: str
+    name: str  # what --wrt takes
     symbol: sympy.Symbol
     role: str
+    spoken: str | None = None  # how prose says it, where the name is a programmer's (out_weight)
+
+    @property
+    def words(self):
+        return self.spoken or self.name.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -167,11 +172,30 @@ def _line_parameters():
             Parameter("bias", symbol("b"), "where the line crosses the y-axis")]
 
 
+def _plus(*terms):
+    """A sum in the order the lesson writes it (w xᵢ + b, not SymPy's b + w xᵢ)."""
+    return sympy.Add(*terms, evaluate=False)
+
+
+def _times(*factors):
+    return sympy.Mul(*factors, evaluate=False)
+
+
+def _minus(a, b):
+    """a − b, in that order."""
+    return _plus(a, _times(sympy.S.NegativeOne, b))
+
+
+def _linear(w, x, b):
+    """w x + b, as the lesson writes the model."""
+    return _plus(_times(w, x), b)
+
+
 def _line_error(d, prediction, error):
     """The lesson's names for a line: the error errorᵢ = ŷᵢ − yᵢ, the prediction ŷᵢ = w xᵢ + b."""
     return [
-        Intermediate("error", error, prediction - d["y"]),
-        Intermediate("prediction", prediction, symbol("w") * d["x"] + symbol("b"), "model"),
+        Intermediate("error", error, _minus(prediction, d["y"])),
+        Intermediate("prediction", prediction, _linear(symbol("w"), d["x"], symbol("b")), "model"),
     ]
 
 
@@ -225,7 +249,7 @@ def bce(half=False, mean=True):
         display_loss=loss,
         intermediates=[
             Intermediate("probability", p, sigmoid(z), "model"),
-            Intermediate("logit", z, w * d["x"] + b, "model"),
+            Intermediate("logit", z, _linear(w, d["x"], b), "model"),
         ],
         parameters=_line_parameters(),
     )
@@ -276,9 +300,9 @@ def relu(half=False, mean=True):
         loss=d.average(_squared(error, half)),
         display_loss=d.average(_squared(Max(0, w * d["x"] + b) - d["y"], half)),
         intermediates=[
-            Intermediate("error", error, prediction - d["y"]),
+            Intermediate("error", error, _minus(prediction, d["y"])),
             Intermediate("activation", prediction, Max(0, z), "model"),
-            Intermediate("pre-activation", z, w * d["x"] + b, "model"),
+            Intermediate("pre-activation", z, _linear(w, d["x"], b), "model"),
         ],
         parameters=_line_parameters(),
     )
@@ -320,9 +344,9 @@ def neuron(half=False, mean=False):
         loss=d.average(_squared(error, half)),
         display_loss=d.average(_squared(sigmoid(w1 * d["x_1"] + w2 * d["x_2"] + b) - d["y"], half)),
         intermediates=[
-            Intermediate("error", error, prediction - d["y"]),
+            Intermediate("error", error, _minus(prediction, d["y"])),
             Intermediate("output", prediction, sigmoid(z), "model"),
-            Intermediate("pre-activation", z, w1 * d["x_1"] + w2 * d["x_2"] + b, "model"),
+            Intermediate("pre-activation", z, _plus(_times(w1, d["x_1"]), _times(w2, d["x_2"]), b), "model"),
         ],
         parameters=[Parameter("weight1", w1, "the weight of the first input"),
                     Parameter("weight2", w2, "the weight of the second input"),
@@ -340,15 +364,15 @@ def mlp(half=False, mean=False):
         loss=d.average(_squared(error, half)),
         display_loss=d.average(_squared(v * sigmoid(w * d["x"] + b) + c - d["y"], half)),
         intermediates=[
-            Intermediate("error", error, prediction - d["y"]),
-            Intermediate("output", prediction, v * h + c, "model"),
+            Intermediate("error", error, _minus(prediction, d["y"])),
+            Intermediate("output", prediction, _linear(v, h, c), "model"),
             Intermediate("hidden activation", h, sigmoid(z), "model"),
-            Intermediate("pre-activation", z, w * d["x"] + b, "model"),
+            Intermediate("pre-activation", z, _linear(w, d["x"], b), "model"),
         ],
         parameters=[Parameter("weight", w, "the hidden unit's weight"),
                     Parameter("bias", b, "the hidden unit's bias"),
-                    Parameter("out_weight", v, "the output weight"),
-                    Parameter("out_bias", c, "the output bias")],
+                    Parameter("out_weight", v, "the output weight", "output weight"),
+                    Parameter("out_bias", c, "the output bias", "output bias")],
     )
 
 

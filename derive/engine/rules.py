@@ -20,9 +20,9 @@ from sympy import (
 )
 from sympy.core.function import AppliedUndef
 
-from derive.functions import sigmoid
-from derive.limits import TimeLimit, time_limit
 from derive.engine.steps import Step
+from derive.functions import log_base, sigmoid
+from derive.limits import TimeLimit, time_limit
 
 # Local derivatives, d/du F(u), each beside the function it belongs to.
 TRIG = {
@@ -67,12 +67,15 @@ def differentiate(expr, wrt, definitions=None, folds=None, identities=None, per_
 
 
 class Engine:
-    """One derivation's state: the named intermediates and the chain-rule names in use."""
+    """One derivation's state: the named intermediates, the chain-rule names in use, and
+    every derivative already worked (one engine can serve all the partials of a gradient,
+    so a shared factor such as σ′ or ∂L/∂ŷ is worked once and the same step is reused)."""
 
-    def __init__(self, expr, wrt, definitions=None):
+    def __init__(self, expr, wrt=None, definitions=None):
         self.wrt = wrt
         self.definitions = dict(definitions or {})
         self._depends_memo = {}
+        self._worked = {}  # (expression, variable) -> the step that worked it
         self._counter = 0
         taken = set(expr.free_symbols) | set(self.definitions)
         for value in self.definitions.values():
@@ -105,7 +108,15 @@ class Engine:
 
     # -- dispatch ------------------------------------------------------------------------
     def differentiate(self, expr, x):
-        """The step for d(expr)/dx, choosing the first rule that applies."""
+        """The step for d(expr)/dx, choosing the first rule that applies; a derivative already
+        worked in this engine is the same step again, never worked twice."""
+        key = (expr, x)
+        step = self._worked.get(key)
+        if step is None:
+            step = self._worked[key] = self._differentiate(expr, x)
+        return step
+
+    def _differentiate(self, expr, x):
         if not self.depends(expr, x):
             return self.constant(expr, x)
         if expr == x:
@@ -126,6 +137,8 @@ class Engine:
             return self.max_min(expr, x)
         if isinstance(expr, Piecewise):
             return self.piecewise(expr, x)
+        if isinstance(expr, log_base):
+            return self.change_of_base(expr, x)
         if isinstance(expr, sympy.Function) and len(expr.args) == 1:
             (arg,) = expr.args
             if arg == x:
@@ -150,24 +163,37 @@ class Engine:
         return Step("sum", expr, x, Add(*[s.derivative for s in subs]), subs)
 
     def product_like(self, expr, x):
-        """Constant multiple, quotient or product, by what the factors are."""
+        """Constant multiple, quotient or product, by what the factors are.
+
+        A product the author typed keeps its grouping: 2x²(5x³) is the product of 2x² and
+        5x³ (the product rule the exercise is about), and only a typed division a/b is a
+        quotient, never x^(-1/2)(x + 1)."""
         factors = expr.args
+        typed = _typed_product(expr)
+        varying = [f for f in factors if self.depends(f, x)]
         constants = [f for f in factors if not self.depends(f, x)]
+        if typed and len(varying) >= 2 and len(constants) == 1 and factors[0] is constants[0] \
+                and constants[0].is_Number and constants[0] != -1:
+            constants, varying = [], [_product(factors[0], factors[1])] + list(factors[2:])
+            factors = tuple(varying)
         if constants:
-            c = Mul(*constants)
-            rest = Mul(*[f for f in factors if self.depends(f, x)])
+            c = _product(*constants)
+            rest = _product(*varying)
             sub = self.differentiate(rest, x)
             return Step(
                 "constant_multiple", expr, x, c * sub.derivative, [sub],
                 detail={"constant": c, "factor": rest},
             )
-        denominators = [f for f in factors if f.is_Pow and f.exp.is_number and f.exp.is_negative]
+        # Only a reciprocal is a denominator: x^(-1/2)(x + 1) is a product, 1/x² a quotient.
+        denominators = [f for f in factors if f.is_Pow and f.exp.is_Integer and f.exp.is_negative
+                        and (f.exp == -1 or not typed)]
         numerators = [f for f in factors if f not in denominators]
-        if denominators and numerators:
-            u = Mul(*numerators)
-            v = Mul(*[Pow(f.base, -f.exp) for f in denominators])
-            return self.quotient(expr, x, u, v)
-        return self.product(expr, x, factors[0], Mul(*factors[1:]))
+        if denominators:
+            u = _product(*numerators) if numerators else S.One
+            v = _product(*[_power(f.base, -f.exp) for f in denominators])
+            if numerators or not typed or len(denominators) > 1:
+                return self.quotient(expr, x, u, v)
+        return self.product(expr, x, factors[0], _product(*factors[1:]))
 
     def product(self, expr, x, u, v):
         """d/dx (u·v) = u′·v + u·v′."""
@@ -190,6 +216,8 @@ class Engine:
         if base_varies:
             if base == x:
                 return self.power(expr, x)
+            if base.is_Pow and base.base == x and base.exp.is_number and n.is_number:
+                return self.power_of_power(expr, x)
             return self.chain(expr, x, base, lambda u: Pow(u, n))
         if n == x:
             return self.exponential(expr, x)
@@ -204,6 +232,14 @@ class Engine:
         written = Pow(x, UnevaluatedExpr(n))
         return Step("rewrite", expr, x, step.derivative, [step], detail={"as": written})
 
+    def power_of_power(self, expr, x):
+        """(xᵃ)ᵇ = xᵃᵇ, so 1/x³ is x⁻³ and the power rule applies."""
+        written = Pow(x, expr.base.exp * expr.exp, evaluate=False)
+        sub = self.power(written, x)
+        if sub.rule == "rewrite":
+            sub = sub.substeps[0]
+        return Step("rewrite", expr, x, sub.derivative, [sub], detail={"as": written})
+
     def exponential(self, expr, x):
         """d/dx aˣ = aˣ·ln a (and eˣ is its own derivative)."""
         return Step("exp", expr, x, expr * log(expr.base), detail={"base": expr.base})
@@ -215,6 +251,13 @@ class Engine:
         return Step(
             "general_power", expr, x, expr * sub.derivative, [sub], detail={"log_form": log_form}
         )
+
+    def change_of_base(self, expr, x):
+        """log_b u = ln u / ln b: the change of base, then the rules for ln."""
+        u, base = expr.args
+        written = Mul(log(u), Pow(log(base), -1, evaluate=False), evaluate=False)
+        sub = self.differentiate(written, x)
+        return Step("rewrite", expr, x, sub.derivative, [sub], detail={"as": written, "identity": "change_of_base"})
 
     def summation(self, expr, x):
         """d/dx Σ fᵢ = Σ d/dx fᵢ: a derivative passes through a sum term by term."""
@@ -311,6 +354,31 @@ class Engine:
         )
 
 
+def _typed_product(expr):
+    """Whether a product stands as the author typed it (SymPy would have merged or ordered it)."""
+    if any(a.is_Mul for a in expr.args):
+        return True
+    try:
+        return Mul(*expr.args).args != expr.args
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _product(*factors):
+    """A product of parts of a typed expression, kept as typed (one factor is itself)."""
+    if len(factors) == 1:
+        return factors[0]
+    if all(f.is_Number for f in factors):
+        return Mul(*factors)
+    return Mul(*factors, evaluate=False)
+
+
+def _power(base, exp):
+    if exp == 1:
+        return base
+    return Pow(base, exp, evaluate=False) if not base.is_Number else Pow(base, exp)
+
+
 def _piecewise(*pieces):
     """A Piecewise, simplified by SymPy where it can be; SymPy's own simplification recurses
     without end on some conditions (sigmoid against a Min), and then the pieces stay as given."""
@@ -330,14 +398,17 @@ def substitute_definitions(expr, definitions, max_rounds=50):
 
 
 def tidy(expr, per_example=None, thorough=False):
-    """The most readable of a few cheap equivalent forms, under a time bound.
+    """The textbook form of a result: the shortest of a bounded set of equivalent forms.
 
     ``simplify`` is too slow for the hot path (50–150 ms for the simplest derivative), so
-    the candidates are ones that cost about as much as the derivative itself. A sum over
-    the examples is tidied inside (Σ (pᵢ − yᵢ) xᵢ), then constants are taken out of it.
-    ``thorough`` also tries cancelling and expanding, which a result written in named
-    intermediates needs (the 1/pᵢ of a logarithm against the pᵢ of σ′) and which would
-    only blow up an ordinary result such as 20 x (x² + 1)⁹.
+    the candidates are ones that cost about as much as the derivative itself: constants
+    taken out (``factor_terms``), one fraction (``together``), cancelled (``cancel``),
+    ``factor`` and ``expand`` when small, and ``trigsimp`` where trigonometric or
+    hyperbolic functions could collapse (sec²x/(tan²x + 1) is 1). Every candidate is tried
+    under one time bound; the shortest by operation count wins (then fewer minus signs,
+    then shorter text). A sum over the examples is tidied inside (Σ (pᵢ − yᵢ) xᵢ), then
+    constants are taken out of it. ``thorough`` is kept for callers that tidy a result
+    written in named intermediates (the 1/pᵢ of a logarithm against the pᵢ of σ′).
     """
     if per_example:
         # errorᵢ is a plain symbol to SymPy, which would take it out of Σᵢ as a constant:
@@ -356,18 +427,50 @@ def tidy(expr, per_example=None, thorough=False):
                 candidates.append(inside)
             if expr.has(Sum):
                 candidates += [_sign_into_sum(c) for c in list(candidates)]
-            elif not expr.has(Piecewise, Derivative):
-                if expr.is_Add and any(p.exp.is_negative for p in expr.atoms(Pow)):
-                    candidates.append(sympy.factor_terms(sympy.together(expr)))
-                if thorough and (expr.is_Add or expr.is_Mul):
-                    cancelled = sympy.cancel(expr)
-                    candidates += [cancelled, sympy.factor_terms(sympy.expand(cancelled))]
+            elif not expr.has(Piecewise, Derivative, sympy.Subs):
+                candidates += _rational_forms(expr)
                 candidates += [_flip(c) for c in list(candidates) if c.is_Mul]
-    except (TimeLimit, RecursionError, TypeError, ValueError, sympy.PolynomialError):
+                if expr.has(*TRIG, *HYPERBOLIC, *INVERSE_TRIG):
+                    best = min(dict.fromkeys(candidates + [expr]), key=readability)
+                    candidates.append(_trigsimp(best))
+    except (TimeLimit, RecursionError, TypeError, ValueError, AttributeError, sympy.PolynomialError,
+            sympy.polys.polyerrors.PolificationFailed, NotImplementedError):
         pass
     candidates.append(expr)
-    unique = list(dict.fromkeys(candidates))
+    unique = list(dict.fromkeys(c for c in candidates if c is not None))
     return unique[0] if len(unique) == 1 else min(unique, key=readability)
+
+
+MAX_EXPAND_OPS = 60  # expanding a bigger result only makes it longer (20x(x² + 1)⁹)
+
+
+def _rational_forms(expr):
+    """One fraction, cancelled, factored, expanded: the forms a textbook key might print."""
+    out = []
+    if any(p.exp.is_negative for p in expr.atoms(Pow)) or expr.is_Add:
+        together = sympy.together(expr)
+        out.append(sympy.factor_terms(together))
+        cancelled = sympy.cancel(together)
+        out.append(cancelled)
+        out.append(sympy.factor_terms(cancelled))
+        numer, denom = sympy.fraction(cancelled)
+        if denom != 1:
+            out.append(sympy.factor(numer) / sympy.factor(denom))
+            if sympy.count_ops(numer) <= MAX_EXPAND_OPS:
+                out.append(sympy.expand(numer) / sympy.factor(denom))
+    if sympy.count_ops(expr) <= MAX_EXPAND_OPS:
+        out.append(sympy.factor(expr))
+        expanded = sympy.expand(expr)
+        out.append(expanded)
+        out.append(sympy.factor_terms(expanded))
+    return out
+
+
+def _trigsimp(expr):
+    """trigsimp, where it can only make a result shorter; never a form with new functions."""
+    simpler = sympy.trigsimp(expr)
+    return simpler if simpler.atoms(sympy.Function) <= expr.atoms(sympy.Function) | {S.One} or \
+        sympy.count_ops(simpler) < sympy.count_ops(expr) else expr
 
 
 def _tidy_sum(total, thorough=False):
@@ -401,6 +504,8 @@ def _flip(expr):
 
 
 def readability(expr):
-    """Smaller reads better: operations first, then minus signs, then printed length."""
+    """Smaller reads better: operations first, then brackets (a sum inside a product), then
+    minus signs, then printed length. 2x sin x + x² cos x beats x(x cos x + 2 sin x)."""
     text = str(expr)
-    return (sympy.count_ops(expr), text.count("-"), len(text))
+    nested = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Mul for a in node.args if a.is_Add)
+    return (sympy.count_ops(expr), nested, text.count("-"), len(text))

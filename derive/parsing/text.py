@@ -42,8 +42,8 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from derive.errors import ParseError
-from derive.functions import sigmoid
-from derive.symbols import symbol
+from derive.functions import log_base, sigmoid
+from derive.symbols import evaluated, symbol
 
 # --- bounds -------------------------------------------------------------------------
 
@@ -85,15 +85,42 @@ class FunctionSpec:
 
 
 def _log(u, base=None):
-    # log(x, b) is the base-b logarithm; written as a quotient so the derivative steps
-    # show the change of base the way a textbook does.
+    # log(x, b) is the base-b logarithm, kept as the author wrote it: the explanation shows
+    # the change of base as a step of its own.
     if base is None:
-        return sympy.log(u)
-    return sympy.log(u) / sympy.log(base)
+        return _unevaluated(sympy.log)(u)
+    return _unevaluated(log_base)(u, base)
+
+
+def _unevaluated(func):
+    """``func`` applied as typed: log(x, x) stays log(x, x) and sin(asin(x)) stays itself."""
+
+    def build(*args):
+        if all(a.is_Number for a in args) and func not in (log_base,):
+            value = func(*args)
+            if value.is_Number:
+                return value  # sqrt(4) is 2: numbers alone are evaluated
+        return func(*args, evaluate=False)
+
+    return build
 
 
 def _one(func):
-    return FunctionSpec(func)
+    return FunctionSpec(_unevaluated(func))
+
+
+def _sqrt(u):
+    if u.is_Number:
+        return sympy.sqrt(u)
+    return sympy.Pow(u, sympy.S.Half, evaluate=False)
+
+
+def _relu(u):
+    return sympy.Max(sympy.S.Zero, u, evaluate=False)
+
+
+def _log_to(base):
+    return FunctionSpec(lambda u: _unevaluated(log_base)(u, sympy.Integer(base)))
 
 
 _MINMAX = dict(min_args=2, max_args=MAX_MINMAX_ARGS, example="x, y")
@@ -108,24 +135,50 @@ FUNCTIONS = {
     "asin": _one(sympy.asin),
     "acos": _one(sympy.acos),
     "atan": _one(sympy.atan),
+    "acot": _one(sympy.acot),
+    "asec": _one(sympy.asec),
+    "acsc": _one(sympy.acsc),
     "arcsin": _one(sympy.asin),
     "arccos": _one(sympy.acos),
     "arctan": _one(sympy.atan),
+    "arccot": _one(sympy.acot),
+    "arcsec": _one(sympy.asec),
+    "arccsc": _one(sympy.acsc),
     "sinh": _one(sympy.sinh),
     "cosh": _one(sympy.cosh),
     "tanh": _one(sympy.tanh),
+    "coth": _one(sympy.coth),
+    "sech": _one(sympy.sech),
+    "csch": _one(sympy.csch),
+    "asinh": _one(sympy.asinh),
+    "acosh": _one(sympy.acosh),
+    "atanh": _one(sympy.atanh),
+    "acoth": _one(sympy.acoth),
+    "arsinh": _one(sympy.asinh),
+    "arcosh": _one(sympy.acosh),
+    "artanh": _one(sympy.atanh),
+    "arcsinh": _one(sympy.asinh),
+    "arccosh": _one(sympy.acosh),
+    "arctanh": _one(sympy.atanh),
     "exp": _one(sympy.exp),
     "log": FunctionSpec(_log, 1, 2, "x"),
     "ln": _one(sympy.log),
-    "sqrt": _one(sympy.sqrt),
+    "log2": _log_to(2),
+    "log10": _log_to(10),
+    "lg": _log_to(10),
+    "sqrt": FunctionSpec(_sqrt),
     "abs": _one(sympy.Abs),
     "Abs": _one(sympy.Abs),
-    "max": FunctionSpec(sympy.Max, **_MINMAX),
-    "Max": FunctionSpec(sympy.Max, **_MINMAX),
-    "min": FunctionSpec(sympy.Min, **_MINMAX),
-    "Min": FunctionSpec(sympy.Min, **_MINMAX),
+    "sign": _one(sympy.sign),
+    "sgn": _one(sympy.sign),
+    "Heaviside": _one(sympy.Heaviside),
+    "erf": _one(sympy.erf),
+    "max": FunctionSpec(_unevaluated(sympy.Max), **_MINMAX),
+    "Max": FunctionSpec(_unevaluated(sympy.Max), **_MINMAX),
+    "min": FunctionSpec(_unevaluated(sympy.Min), **_MINMAX),
+    "Min": FunctionSpec(_unevaluated(sympy.Min), **_MINMAX),
     "sigmoid": _one(sigmoid),
-    "relu": _one(lambda u: sympy.Max(0, u)),
+    "relu": FunctionSpec(_relu),
     "f": _one(sympy.Function("f")),
     "g": _one(sympy.Function("g")),
     "h": _one(sympy.Function("h")),
@@ -544,6 +597,26 @@ def _build(func, *args, col=None):
         raise ParseError(f"could not build this expression{{where}}: SymPy refused it ({type(exc).__name__})", col) from None
 
 
+def _typed(cls, *args, col=None):
+    """``cls(*args)`` as the author wrote it: unevaluated, unless every argument is a number
+    (2*3 is 6, 1/2 is a half; x*(x + x) stays as typed, never 2x²)."""
+    if all(a.is_Number for a in args):
+        return _build(cls, *args, col=col)
+    return _build(lambda *a: cls(*a, evaluate=False), *args, col=col)
+
+
+def _negated(value, col=None):
+    """−value as typed: a number changes sign, anything else is −1 times it."""
+    if value.is_Number:
+        return -value
+    return _typed(sympy.Mul, sympy.S.NegativeOne, value, col=col)
+
+
+def _canonical(expr):
+    """The evaluated form of a typed expression, for the checks that need SymPy's values."""
+    return evaluated(expr)
+
+
 def _power(base, exponent, col):
     """base**exponent, refused when the result would be huge, before computing it."""
     if exponent.is_Number:
@@ -570,7 +643,7 @@ def _power(base, exponent, col):
         bits = _approximate_bits(_approximate(exponent))  # 2^sinh(10) is 2^11013
         if bits is not None and bits > math.log2(MAX_EXPONENT) + 1:
             raise _exponent_too_large(col)
-    return _check_value(_build(sympy.Pow, base, exponent, col=col), col, "this power")
+    return _check_value(_typed(sympy.Pow, base, exponent, col=col), col, "this power")
 
 
 def _exponent_too_large(col):
@@ -578,6 +651,40 @@ def _exponent_too_large(col):
 
 
 # --- parser -----------------------------------------------------------------------------------
+
+
+def _spaced(before, after):
+    """Whether a space was typed between two tokens (x 5^x, not x5)."""
+    return after.col > before.col + len(before.text)
+
+
+def _log_subscript(name):
+    """The base of log_2 or log_b written as a name, or None."""
+    if not name.startswith("log_") or len(name) <= 4:
+        return None
+    base = name[4:]
+    if base.isdigit():
+        return sympy.Integer(int(base))
+    if base.isidentifier() and base not in FUNCTIONS:
+        return CONSTANTS.get(base) or symbol(base)
+    return None
+
+
+def _refuse_glued_function(name, col):
+    """xsin(x) and sinx(2): a function name glued to a variable is a typing slip, not a
+    product of new variables; say how to write it."""
+    for fn in sorted(FUNCTIONS, key=len, reverse=True):
+        if len(fn) < 2 or fn in ABSTRACT_FUNCTIONS:
+            continue
+        if name.endswith(fn) and len(name) > len(fn):
+            head = name[: -len(fn)]
+            raise ParseError(
+                f"'{name}(' reads as one unknown name{{where}}; did you mean {head} {fn}(...)? "
+                f"Put a space or * between a variable and a function, as in 2x sin(x)", col)
+        if name.startswith(fn) and len(name) > len(fn) and not name[len(fn)].isdigit() and name[len(fn)] != "_":
+            raise ParseError(
+                f"'{name}(' reads as one unknown name{{where}}; did you mean {fn}({name[len(fn):]} …)? "
+                f"A function needs its argument in brackets, as in sin(x)", col)
 
 
 class _Parser:
@@ -635,8 +742,8 @@ class _Parser:
         while self.is_op("+", "-"):
             op = self.advance()
             term = self.term()
-            terms.append(term if op.value == "+" else _build(sympy.Mul, sympy.S.NegativeOne, term, col=op.col))
-        return _build(sympy.Add, *terms) if len(terms) > 1 else terms[0]
+            terms.append(term if op.value == "+" else _negated(term, col=op.col))
+        return _typed(sympy.Add, *terms) if len(terms) > 1 else terms[0]
 
     def term(self):
         start = self.peek()
@@ -650,9 +757,17 @@ class _Parser:
                 if tok.value == "/":
                     if factor.is_zero:
                         raise ParseError("division by zero{where}", tok.col)
-                    factor = _build(sympy.Pow, factor, sympy.S.NegativeOne, col=tok.col)
+                    if factor.is_Number and factors[-1].is_Number:  # 3/2 is one number
+                        factors[-1] = _build(sympy.Mul, factors[-1], 1 / factor, col=tok.col)
+                        continue
+                    factor = _typed(sympy.Pow, factor, sympy.S.NegativeOne, col=tok.col)
+                    if len(factors) == 1 and factors[0] == 1:  # 1/x is the reciprocal of x
+                        factors[0] = factor
+                        continue
             elif tok.kind in ("name", "("):
                 factor = self.power()  # implicit multiplication: 2x, (x+1)(x-1), x y
+            elif tok.kind == "num" and self.previous().kind in ("name", ")", "num", "sup") and _spaced(self.previous(), tok):
+                factor = self.power()  # a number after a value and a space: x 5^x, 2^x 3^x
             else:
                 break
             # The numeric coefficients of a product multiply into one number: estimate
@@ -664,8 +779,7 @@ class _Parser:
         if len(factors) == 1:
             return factors[0]
         # exp(4000)*exp(4000) is exp(8000): products of numeric values are checked too.
-        product = _check_value(_build(sympy.Mul, *factors, col=start.col), start.col, "this product")
-        # SymPy distributes numbers over sums, 2*(x+1) = 2x+2, so check what it made.
+        product = _check_value(_typed(sympy.Mul, *factors, col=start.col), start.col, "this product")
         if _largest_digits(product) > MAX_RESULT_DIGITS:
             raise _too_large(start.col)
         return product
@@ -675,7 +789,7 @@ class _Parser:
         while self.is_op("+", "-"):  # a loop, not recursion: "- - - x" costs no depth
             negative ^= self.advance().value == "-"
         value = self.power()
-        return _build(sympy.Mul, sympy.S.NegativeOne, value) if negative else value
+        return _negated(value) if negative else value
 
     def power(self):
         base = self.postfix()
@@ -726,12 +840,12 @@ class _Parser:
                     tok.col,
                 )
         elif following.kind == "(":
-            known = ", ".join(FUNCTIONS)
-            raise ParseError(
-                f"unknown function '{name}'{{where}}; known functions: {known}; "
-                f"for multiplication write {name}*(...)",
-                tok.col,
-            )
+            base = _log_subscript(name)
+            if base is not None:  # log_2(x), log_b(x)
+                call = self.call(Token("name", "log", tok.col))
+                return self.apply(Token("name", "log", tok.col), [call.args[0], base]) if len(call.args) == 1 else call
+            _refuse_glued_function(name, tok.col)
+            # x(x^2 + 3x) and a(b + c): a variable before a bracket multiplies it, as in textbooks
         if name in CONSTANTS:
             return CONSTANTS[name]
         return symbol(name)
@@ -778,7 +892,7 @@ class _Parser:
             # SymPy's Max/Min can only order real values; log(-1) is not one.
             raise ParseError(f"{name} needs real arguments{{where}}; one of these is not real", name_tok.col)
         value = _check_value(_build(spec, *args, col=name_tok.col), name_tok.col, f"{name}(...)")
-        if _is_undefined(value):
+        if _is_undefined(value) or (not value.free_symbols and _is_undefined(_canonical(value))):
             raise ParseError(f"{name} is undefined here{{where}} (for example log(0) or tan(pi/2))", name_tok.col)
         return value
 
@@ -877,7 +991,7 @@ def _parse(text, max_depth):
         raise ParseError("empty expression: type one such as sin(x^2)")
     _check_brackets(tokens, max_depth)
     expr = _Parser(tokens, max_depth).parse()
-    if _is_undefined(expr):
+    if _is_undefined(expr) or _is_undefined(_canonical(expr)):
         raise ParseError("the expression is undefined: it divides by zero or leaves a function's domain")
     if _largest_digits(expr) > MAX_RESULT_DIGITS:
         raise _too_large(None)

@@ -10,6 +10,8 @@ def __getattr__(name):
 
     if name.startswith("__"):
         raise AttributeError(name)
+    if name in ("notation", "printing", "formats", "document"):  # a submodule not yet imported
+        return importlib.import_module(f"derive.render.{name}")
     formats = importlib.import_module("derive.render.formats")  # not "from … import": that asks here again
     try:
         return getattr(formats, name)

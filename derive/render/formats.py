@@ -13,7 +13,12 @@ from pathlib import Path
 
 import jinja2
 
+import sympy
+
+from derive.present.marks import Pending
+from derive.render import notation as n
 from derive.render import printing
+from derive.render.notation import Notation
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
 
@@ -28,53 +33,137 @@ def templates_dir():
     raise FileNotFoundError(f"derive's templates are missing (looked in {' and '.join(map(str, candidates))})")
 
 
-class TextFormat:
-    """Math as one line of Unicode."""
+class Format:
+    """How one format writes maths, through one notation (the document's: its author's
+    order of terms, its names). Subclasses spell the layout tree; the words are shared."""
 
     name = "text"
 
-    def __init__(self, color=False):
-        self.color = color
+    def __init__(self, notation=None):
+        self.notation = notation or Notation()
+
+    def node(self, expr):
+        return self.notation.build(expr if not isinstance(expr, (int, float)) else sympy.sympify(expr))
+
+    def spell(self, node):
+        raise NotImplementedError
 
     def m(self, expr):
-        return printing.to_text(expr)
+        return self.wrap(self.spell(self.node(expr)))
 
-    def op(self, wrt, partial=False):
-        return printing.text_derivative_operator(wrt, partial)
-
-    def dd(self, expr, wrt, partial=False):
-        """``d/dx sin(x²)``, bracketed where the expression has several terms."""
-        inner = self.m(expr)
-        if expr.is_Add or expr.is_Mul:
-            inner = f"[{inner}]"
-        return f"{self.op(wrt, partial)} {inner}"
-
-    def leibniz(self, top, wrt, partial=False):
-        """``d(errorᵢ²)/d(errorᵢ)`` or ``∂L/∂w``."""
-        mark = "∂" if partial else "d"
-        top_text = self.m(top)
-        if not top.is_Atom:
-            top_text = f"({top_text})"
-        bottom = self.m(wrt)
-        return f"{mark}{top_text}/{mark}{bottom}"
+    def wrap(self, text):
+        return text
 
     def mf(self, expr):
-        """A factor of a product: bracketed when it is a sum or negative, ``(−1)``."""
-        text = self.m(expr)
-        return f"({text})" if expr.is_Add or expr.could_extract_minus_sign() else text
+        """A factor of a product: bracketed when it is a sum or negative, (−1)."""
+        node = self.node(expr)
+        if expr.is_Add or expr.could_extract_minus_sign():
+            node = n.Fenced(node)
+        return self.wrap(self.spell(node))
+
+    def op(self, wrt, partial=False):
+        return self.wrap(self.spell(n.Diff("∂" if partial else self.notation.leibniz_d, self.node(wrt))))
+
+    def dd(self, expr, wrt, partial=False):
+        """d/dx [expr], bracketed where the expression needs it."""
+        return self.m(Pending(expr, wrt, partial))
+
+    def leibniz(self, top, wrt, partial=False):
+        """d(top)/dx: ∂L/∂w, ∂errorᵢ/∂w."""
+        d = "∂" if partial else self.notation.leibniz_d
+        top_node = self.node(top)
+        if not (top.is_Symbol or isinstance(top, sympy.Indexed)):
+            top_node = n.Fenced(top_node)
+        return self.wrap(self.spell(n.Diff(d, self.node(wrt), top_node)))
 
     def grad(self, top, wrt):
-        """``∇w L``: the gradient with respect to a vector."""
-        return f"∇{printing.subscript(self.m(wrt)) or '_' + self.m(wrt)} {self.m(top)}"
+        return self.wrap(self.spell(n.Row((n.Sub(n.Op("∇", "pre"), self.node(wrt)), n.SOFT, self.node(top)))))
 
     def second(self, top, a, b, partial=True):
-        """``∂²L/∂w²``, ``∂²L/∂w∂b``, or ``d²(sin(x²))/dx²``."""
-        mark = "∂" if partial else "d"
-        below = f"{mark}{self.m(a)}²" if a == b else f"{mark}{self.m(a)}{mark}{self.m(b)}"
-        return f"{mark}²{self.m(top) if top.is_Atom else '(' + self.m(top) + ')'}/{below}"
+        d = "∂" if partial else self.notation.leibniz_d
+        top_node = self.node(top) if top.is_Atom else n.Fenced(self.node(top))
+        upper = n.Row((n.Sup(n.Word(d), n.Num("2")), top_node))
+        lower = n.Row((n.Word(d), n.Sup(self.node(a), n.Num("2")))) if a == b else \
+            n.Row((n.Word(d), self.node(a), n.Word(d), self.node(b)))
+        return self.wrap(self.spell(n.Frac(upper, lower)))
+
+    def eq(self, *parts, rel="="):
+        """``a = b = c`` as one piece of maths (never a relation outside the maths)."""
+        items = []
+        for k, part in enumerate(parts):
+            if k:
+                items.append(n.Op(rel, "rel"))
+            items.append(self.node(part) if not isinstance(part, n.NODES) else part)
+        return self.wrap(self.spell(n.Row(tuple(items))))
+
+    def update(self, target, value):
+        """``w ← value``, one piece of maths."""
+        return self.eq(target, value, rel="←")
 
     def t(self, text):
         return text
+
+    def strong(self, text):
+        return text
+
+    bad = good = strong
+
+
+class TextFormat(Format):
+    """Maths as one line of Unicode, for the terminal."""
+
+    name = "text"
+
+    def __init__(self, color=False, notation=None, width=None):
+        super().__init__(notation)
+        self.color = color
+        self.width = width or _terminal_width()
+
+    def spell(self, node):
+        return n.to_text(node)
+
+    def chunks(self, expr):
+        """The pieces a long right-hand side may break between (before a top-level + or −)."""
+        return n.text_chunks(self.node(expr))
+
+    def align(self, rows, indent=0):
+        """A chain of equalities aligned on its = signs, each line's note beside it, long
+        right-hand sides wrapped at an operator under the first =.
+
+        ``rows`` are ``(left side, right-hand pieces, note)``; the left side is empty on the
+        continuation lines of a chain."""
+        width = self.width - indent
+        left = max((_visible(lhs) for lhs, _, _ in rows), default=0)
+        body_lines = []
+        for lhs, pieces, note in rows:
+            head = lhs + " " * (left - _visible(lhs)) + " = "
+            room = max(20, width - len(head))
+            wrapped, current = [], ""
+            for piece in pieces:
+                candidate = piece if not current else current + " " + piece
+                if current and _visible(candidate) > room:
+                    wrapped.append(current)
+                    current = piece
+                else:
+                    current = candidate
+            wrapped.append(current)
+            body_lines.append((head, wrapped, note))
+        column = max((len(h) + _visible(w[-1]) for h, w, note in body_lines if len(w) == 1 and note), default=0) + 3
+        out = []
+        pad = " " * indent
+        for head, wrapped, note in body_lines:
+            for k, part in enumerate(wrapped):
+                lead = head if k == 0 else " " * (len(head) + 2)
+                text = lead + part
+                if k == len(wrapped) - 1 and note:
+                    gap = max(3, column - _visible(text))
+                    if _visible(text) + gap + _visible(note) <= width:
+                        text = text + " " * gap + note
+                    else:
+                        out.append(pad + text)
+                        text = " " * (len(head) + 2) + note
+                out.append(pad + text)
+        return "\n".join(out)
 
     def strong(self, text):
         return f"\x1b[1m{text}\x1b[0m" if self.color else text
@@ -86,47 +175,16 @@ class TextFormat:
         return f"\x1b[32m{text}\x1b[0m" if self.color else text
 
 
-class LatexFormat:
-    """Math as LaTeX with no delimiters (the layout template adds them)."""
+class LatexFormat(Format):
+    """Maths as LaTeX with no delimiters (the layout template adds them)."""
 
     name = "latex"
 
-    def m(self, expr):
-        return printing.to_latex(expr)
+    def spell(self, node):
+        return n.to_latex(node)
 
-    # The methods below call LatexFormat.m, not self.m: a subclass wraps self.m in $…$.
-    def op(self, wrt, partial=False):
-        mark = r"\partial " if partial else "d"
-        return r"\frac{%s}{%s%s}" % (mark.strip(), mark, LatexFormat.m(self, wrt))
-
-    def dd(self, expr, wrt, partial=False):
-        inner = LatexFormat.m(self, expr)
-        if expr.is_Add or expr.is_Mul:
-            inner = r"\left(%s\right)" % inner
-        return r"%s %s" % (LatexFormat.op(self, wrt, partial), inner)
-
-    def leibniz(self, top, wrt, partial=False):
-        mark = r"\partial " if partial else "d"
-        top_text = LatexFormat.m(self, top)
-        if not top.is_Atom:
-            top_text = r"\left(%s\right)" % top_text
-        return r"\frac{%s%s}{%s%s}" % (mark, top_text, mark, LatexFormat.m(self, wrt))
-
-    def grad(self, top, wrt):
-        return r"\nabla_{%s} %s" % (LatexFormat.m(self, wrt), LatexFormat.m(self, top))
-
-    def second(self, top, a, b, partial=True):
-        m = lambda e: LatexFormat.m(self, e)
-        mark = r"\partial " if partial else "d"
-        below = r"%s%s^{2}" % (mark, m(a)) if a == b else r"%s%s \, %s%s" % (mark, m(a), mark, m(b))
-        top_text = m(top) if top.is_Atom else r"\left(%s\right)" % m(top)
-        return r"\frac{%s^{2} %s}{%s}" % (mark.strip(), top_text, below)
-
-    def mf(self, expr):
-        text = LatexFormat.m(self, expr)
-        if expr.is_Add or expr.could_extract_minus_sign():
-            text = r"\left(%s\right)" % text
-        return text
+    def chunks(self, expr):
+        return [n.to_latex(piece) for piece in n.split_terms(self.node(expr))]
 
     def t(self, text):
         return printing.latex_escape(text)
@@ -141,26 +199,16 @@ class LatexFormat:
 
 
 class InlineLatexFormat(LatexFormat):
-    """LaTeX math inside ``$…$``: for Markdown (GitHub and Jupyter render it) and for the
-    sentences of a LaTeX document."""
+    """LaTeX maths inside ``$…$``: for Markdown (GitHub and Jupyter render it)."""
 
     name = "markdown"
 
-    def _wrap(method):
-        @functools.wraps(method)
-        def wrapped(self, *args, **kwargs):
-            return "$" + method(self, *args, **kwargs) + "$"
+    def wrap(self, text):
+        return "$" + text + "$"
 
-        return wrapped
-
-    bare = LatexFormat()  # for $$…$$ display math, where the layout adds the delimiters
-    m = _wrap(LatexFormat.m)
-    mf = _wrap(LatexFormat.mf)
-    second = _wrap(LatexFormat.second)
-    grad = _wrap(LatexFormat.grad)
-    op = _wrap(LatexFormat.op)
-    dd = _wrap(LatexFormat.dd)
-    leibniz = _wrap(LatexFormat.leibniz)
+    @property
+    def bare(self):
+        return LatexFormat(self.notation)
 
     def t(self, text):
         return text
@@ -172,12 +220,13 @@ class InlineLatexFormat(LatexFormat):
 
 
 class LatexWordsFormat(InlineLatexFormat):
-    """The sentences of a LaTeX document: math in ``$…$``, text escaped, bold as \\textbf."""
+    """The sentences of a LaTeX document: maths in ``$…$``, text escaped, bold as \\textbf."""
 
     name = "latex"
     t = LatexFormat.t
     strong = LatexFormat.strong
     bad = LatexFormat.strong
+    good = LatexFormat.good
 
 
 def _bytecode_cache():
@@ -192,60 +241,20 @@ def _bytecode_cache():
     return jinja2.FileSystemBytecodeCache(directory)
 
 
-class HtmlFormat:
-    """Math as MathML, which current browsers lay out natively: no scripts, no network."""
+class HtmlFormat(Format):
+    """Maths as MathML, which current browsers lay out natively: no scripts, no network."""
 
     name = "html"
 
-    def _math(self, inner):
-        return f'<math display="inline">{inner}</math>'
+    def spell(self, node):
+        return n.to_mathml(node)
 
-    def _mml(self, expr):
-        return printing.to_mathml(expr)
+    def wrap(self, text):
+        return f'<math display="inline">{text}</math>'
 
-    def m(self, expr):
-        return self._math(self._mml(expr))
-
-    def mf(self, expr):
-        inner = self._mml(expr)
-        if expr.is_Add or expr.could_extract_minus_sign():
-            inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
-        return self._math(inner)
-
-    def _frac(self, top, bottom):
-        return f"<mfrac><mrow>{top}</mrow><mrow>{bottom}</mrow></mfrac>"
-
-    def _mark(self, partial):
-        return "<mo>∂</mo>" if partial else "<mi>d</mi>"
-
-    def op(self, wrt, partial=False):
-        mark = self._mark(partial)
-        return self._math(self._frac(mark, mark + self._mml(wrt)))
-
-    def dd(self, expr, wrt, partial=False):
-        mark = self._mark(partial)
-        inner = self._mml(expr)
-        if expr.is_Add or expr.is_Mul:
-            inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
-        return self._math(self._frac(mark, mark + self._mml(wrt)) + inner)
-
-    def leibniz(self, top, wrt, partial=False):
-        mark = self._mark(partial)
-        inner = self._mml(top)
-        if not top.is_Atom:
-            inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
-        return self._math(self._frac(mark + inner, mark + self._mml(wrt)))
-
-    def second(self, top, a, b, partial=True):
-        mark = self._mark(partial)
-        two = f"<msup>{mark}<mn>2</mn></msup>"
-        below = (f"{mark}<msup>{self._mml(a)}<mn>2</mn></msup>" if a == b
-                 else f"{mark}{self._mml(a)}{mark}{self._mml(b)}")
-        inner = self._mml(top) if top.is_Atom else f"<mrow><mo>(</mo>{self._mml(top)}<mo>)</mo></mrow>"
-        return self._math(self._frac(two + inner, below))
-
-    def grad(self, top, wrt):
-        return self._math(f"<msub><mo>∇</mo>{self._mml(wrt)}</msub>{self._mml(top)}")
+    def block(self, expr):
+        """A display equation of its own."""
+        return f'<math display="block">{self.spell(self.node(expr))}</math>'
 
     def t(self, text):
         import html
@@ -260,6 +269,19 @@ class HtmlFormat:
 
     def good(self, text):
         return f'<strong class="checked">{text}</strong>'
+
+
+def _visible(text):
+    """The width a terminal gives ``text`` (colour codes take none)."""
+    import re
+
+    return len(re.sub(r"\x1b\[[0-9;]*m", "", text))
+
+
+def _terminal_width():
+    import shutil
+
+    return max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
 
 
 def _search_path(directory):
@@ -286,17 +308,37 @@ def _environment(latex, directory):
     return jinja2.Environment(**options)
 
 
-def words(fmt, directory=None):
+@functools.lru_cache(maxsize=1)
+def _definitions():
+    from derive.functions import sigmoid
+
+    z = sympy.Symbol("z")
+    return {
+        "SIGMA_Z": sigmoid(z), "SIGMA_FORMULA": 1 / (1 + sympy.exp(-z)),
+        "SIGMA_PRIME": sympy.Derivative(sympy.Function("σ")(z), z).subs(z, z),
+        "SIGMA_IDENTITY": sympy.Mul(sigmoid(z), 1 - sigmoid(z), evaluate=False),
+        "RELU_Z": sympy.Function("ReLU")(z), "RELU_FORMULA": sympy.Max(0, z, evaluate=False),
+        "HESSIAN": sympy.Symbol("H"),
+    }
+
+
+def _DEFINITIONS():
+    return _definitions()
+
+
+def words(fmt, directory=None, details=False):
     """The shared words of ``words.j2``, bound to one format's way of writing math."""
     env = _environment(False, directory if isinstance(directory, tuple) else _search_path(directory))
-    import sympy
 
-    # X and N write the general power rule; E is e, the base of the natural logarithm.
-    names = {"f": fmt, "X": sympy.Symbol("x"), "N": sympy.Symbol("n"), "E": sympy.E}
+    # X and N write the general power rule; E is e, the base of the natural logarithm;
+    # the rest are the definitions the words give of the catalog's functions.
+    names = {"f": fmt, "X": sympy.Symbol("x"), "N": sympy.Symbol("n"), "E": sympy.E, **_DEFINITIONS(),
+             "details": details}
     return env.get_template("words.j2").make_module(names)
 
 
-def render(derivation, fmt="text", *, color=False, standalone=False, embedded=False, directory=None):
+def render(derivation, fmt="text", *, color=False, standalone=False, embedded=False, directory=None,
+           check_details=False):
     """The derivation as text, Markdown, LaTeX or HTML, through its layout template.
 
     ``embedded`` leaves out the heading (a handout's problem supplies its own);
@@ -304,18 +346,19 @@ def render(derivation, fmt="text", *, color=False, standalone=False, embedded=Fa
     user's overrides first).
     """
     directory = _search_path(directory)
+    notation = getattr(derivation, "notation", None)
     if fmt == "text":
-        f, template, latex = TextFormat(color), "text.j2", False
+        f, template, latex = TextFormat(color, notation), "text.j2", False
     elif fmt == "markdown":
-        f, template, latex = InlineLatexFormat(), "markdown.j2", False
+        f, template, latex = InlineLatexFormat(notation), "markdown.j2", False
     elif fmt == "latex":
-        f, template, latex = LatexFormat(), "latex.j2", True
+        f, template, latex = LatexFormat(notation), "latex.j2", True
     elif fmt == "html":
-        f, template, latex = HtmlFormat(), "html.j2", False
+        f, template, latex = HtmlFormat(notation), "html.j2", False
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     env = _environment(latex, directory)
-    say = words(LatexWordsFormat() if latex else f, directory)
+    say = words(LatexWordsFormat(notation) if latex else f, directory, check_details)
     kind = "vector" if hasattr(derivation, "lines") else (
         "gradient" if hasattr(derivation, "derivations") else "derivation")
     text = env.get_template(template).render(doc=derivation, d=derivation, kind=kind, f=f, say=say,
