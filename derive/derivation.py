@@ -179,6 +179,33 @@ class Derivation(Document):
         return _paths(self.top, self.expression, self.definitions, self.wrt)
 
     @property
+    def mark(self):
+        """What the derivative is written as on the left: ∂L/∂w, d/dx sin(x²), d²/dx² (…)."""
+        from derive.present.marks import Pending
+
+        if self.problem is not None or self.definitions:
+            return Pending(self.top, self.wrt, self.partial)
+        if self.first is not None:
+            return Pending(Pending(self.first.expression, self.wrt, self.first.partial), self.wrt, self.partial)
+        return Pending(self.expression, self.wrt, self.partial)
+
+    @property
+    def update_rule(self):
+        """w ← w − α · ∂L/∂w."""
+        from derive.present.marks import Dot, Pending, Relation
+
+        step = Dot(self.learning_rate, Pending(self.top, self.wrt, True))
+        return Relation(self.wrt, sympy.Add(self.wrt, sympy.Mul(-1, step, evaluate=False), evaluate=False))
+
+    @property
+    def update_value(self):
+        """w ← w − α · (the result)."""
+        from derive.present.marks import Dot, Relation
+
+        step = Dot(self.learning_rate, self.shown_result)
+        return Relation(self.wrt, sympy.Add(self.wrt, sympy.Mul(-1, step, evaluate=False), evaluate=False))
+
+    @property
     def shown_result(self):
         """The result as the worked solution's last line writes it (the author's order)."""
         from derive.present.marks import resolved
@@ -265,6 +292,15 @@ class Gradient(Document):
     @property
     def notation(self):
         return self.derivations[0].notation
+
+    @property
+    def vector_formula(self):
+        """∇L = (∂L/∂w, ∂L/∂b)."""
+        from derive.present.marks import Gradient as Nabla, Pending
+
+        top = self.derivations[0].top
+        return sympy.Eq(Nabla(top), sympy.Tuple(*[Pending(top, d.wrt, True) for d in self.derivations]),
+                        evaluate=False)
 
     def __repr__(self):
         wrt = ", ".join(str(w) for w in self.wrt)

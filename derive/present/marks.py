@@ -38,7 +38,7 @@ class Pending(sympy.Expr):
         d = "∂" if self.partial else notation.leibniz_d
         variable = notation.build(self.variable)
         expr = self.expression
-        if expr.is_Symbol or isinstance(expr, sympy.Indexed):
+        if expr.is_Symbol or isinstance(expr, (sympy.Indexed, sympy.MatrixSymbol)):
             return n.Diff(d, variable, notation.build(expr)), n.ATOM
         body, prec = notation._node(expr)
         if prec < n.POWER or expr.is_Mul or expr.is_Add or (expr.is_Number and expr.is_negative) \
@@ -98,6 +98,33 @@ class Plus(sympy.Expr):
 
 def _leading_sign(node):
     return isinstance(node, n.Row) and node.items and isinstance(node.items[0], n.Op) and node.items[0].kind == "pre"
+
+
+class Relation(sympy.Expr):
+    """``lhs ← rhs`` (or any relation SymPy has no class for) as one piece of maths."""
+
+    is_commutative = True
+
+    def __new__(cls, lhs, rhs, symbol="←"):
+        return sympy.Expr.__new__(cls, lhs, rhs, sympy.Symbol(symbol))
+
+    def _layout(self, notation):
+        lhs, rhs, symbol = self.args
+        return n.Row((notation.build(lhs), n.Op(symbol.name, "rel"), notation.build(rhs))), n.RELATION
+
+
+class Gradient(sympy.Expr):
+    """∇L, or ∇_w L for a gradient with respect to a vector."""
+
+    is_commutative = True
+
+    def __new__(cls, top, wrt=None):
+        return sympy.Expr.__new__(cls, top, wrt if wrt is not None else S.false)
+
+    def _layout(self, notation):
+        top, wrt = self.args
+        nabla = n.Op("∇", "pre") if wrt is S.false else n.Sub(n.Op("∇", "pre"), notation.build(wrt))
+        return n.Row((nabla, n.NONE if wrt is S.false else n.SOFT, notation.build(top))), n.ATOM
 
 
 class Cases(sympy.Expr):

@@ -15,7 +15,7 @@ import jinja2
 
 import sympy
 
-from derive.present.marks import Pending
+from derive.present.marks import Dot, Gradient as Nabla, Pending, Relation
 from derive.render import notation as n
 from derive.render import printing
 from derive.render.notation import Notation
@@ -31,6 +31,9 @@ def templates_dir():
         if (candidate / "words.j2").is_file():
             return candidate
     raise FileNotFoundError(f"derive's templates are missing (looked in {' and '.join(map(str, candidates))})")
+
+
+LINE_WIDTH = 58  # characters of maths in one display line of a page (11 pt, 6.5 in)
 
 
 class Format:
@@ -186,6 +189,21 @@ class LatexFormat(Format):
     def chunks(self, expr):
         return [n.to_latex(piece) for piece in n.split_terms(self.node(expr))]
 
+    def pack(self, expr, width=LINE_WIDTH):
+        """The right-hand side as lines of at most about ``width`` characters (judged by its
+        terminal text), broken before a top-level + or −, so no display runs into the margin."""
+        pieces = n.split_terms(self.node(expr))
+        lines, current, size = [], [], 0
+        for piece in pieces:
+            length = len(n.to_text(piece))
+            if current and size + length > width:
+                lines.append(current)
+                current, size = [], 0
+            current.append(piece)
+            size += length
+        lines.append(current)
+        return [" ".join(n.to_latex(p) for p in line) for line in lines]
+
     def t(self, text):
         return printing.latex_escape(text)
 
@@ -256,6 +274,11 @@ class HtmlFormat(Format):
         """A display equation of its own."""
         return f'<math display="block">{self.spell(self.node(expr))}</math>'
 
+    def block_eq(self, *parts):
+        """``a = b`` as a display equation of its own."""
+        inner = self.eq(*parts)
+        return inner.replace('<math display="inline">', '<math display="block">', 1)
+
     def t(self, text):
         import html
 
@@ -319,7 +342,17 @@ def _definitions():
         "SIGMA_IDENTITY": sympy.Mul(sigmoid(z), 1 - sigmoid(z), evaluate=False),
         "RELU_Z": sympy.Function("ReLU")(z), "RELU_FORMULA": sympy.Max(0, z, evaluate=False),
         "HESSIAN": sympy.Symbol("H"),
+        "PENDING": Pending, "DOT": Dot, "NABLA": Nabla, "UPDATE": _update, "ROUNDED": _rounded,
     }
+
+
+def _update(target, step):
+    """target ← target − step."""
+    return Relation(target, sympy.Add(target, sympy.Mul(-1, step, evaluate=False), evaluate=False))
+
+
+def _rounded(value, digits=4):
+    return sympy.Float(float(value), digits)
 
 
 def _DEFINITIONS():
@@ -362,6 +395,7 @@ def render(derivation, fmt="text", *, color=False, standalone=False, embedded=Fa
     kind = "vector" if hasattr(derivation, "lines") else (
         "gradient" if hasattr(derivation, "derivations") else "derivation")
     text = env.get_template(template).render(doc=derivation, d=derivation, kind=kind, f=f, say=say,
-                                             standalone=standalone, embedded=embedded)
+                                             standalone=standalone, embedded=embedded,
+                                             HESSIAN_SYMBOL=sympy.Symbol("H"))
     # The shared words write a few math signs as Unicode (·, −, ′); pdflatex wants commands.
     return printing.unicode_to_latex(text) if latex else text

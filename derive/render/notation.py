@@ -567,7 +567,7 @@ class Notation:
 
     def _Transpose(self, expr):
         node, prec = self.bracket(expr.arg, ATOM)
-        return Sup(node, Ident("T", bold=False)), POWER
+        return Sup(node, Ident("T")), POWER
 
     def _OneMatrix(self, expr):
         one = Ident("1", bold=True)
@@ -792,6 +792,8 @@ class TextWriter:
         base = self.write(node.base)
         if isinstance(node.base, (Frac, Row)) and not _is_function_row(node.base):
             base = f"({base})"
+        if isinstance(node.exp, Ident) and node.exp.name == "T":
+            return base + "ᵀ"
         exp = self.write(node.exp)
         raised = superscript(exp.replace("−", "-")) if len(exp) <= 4 else None
         if raised is not None:
@@ -802,7 +804,7 @@ class TextWriter:
 
     def _Sub(self, node):
         sub = self.write(node.sub)
-        return self.write(node.base) + (subscript(sub) or f"_({sub})")
+        return self.write(node.base) + (subscript(sub) or (f"_{sub}" if len(sub) == 1 else f"_({sub})"))
 
     def _Sqrt(self, node):
         body = self.write(node.body)
@@ -911,6 +913,8 @@ class LatexWriter:
 
     def _Sup(self, node):
         base = self.write(node.base)
+        if isinstance(node.exp, Ident) and node.exp.name == "T":
+            return f"{base}^{{\\mathsf{{T}}}}"
         if isinstance(node.base, Sup) or isinstance(node.base, Frac):
             base = r"\left(%s\right)" % base
         return f"{{{base}}}^{{{self.write(node.exp)}}}" if isinstance(node.base, Row) and not isinstance(node.base, Fenced) else f"{base}^{{{self.write(node.exp)}}}"
@@ -1037,7 +1041,7 @@ class MathMLWriter:
         return f"<mrow><mo>{_xml(node.open)}</mo>{self.write(node.body)}<mo>{_xml(node.close)}</mo></mrow>"
 
     def _BigOp(self, node):
-        return (f'<mrow><munderover><mo movablelimits="false">∑</mo>{self._group(node.lower)}{self._group(node.upper)}'
+        return (f'<mrow><munderover><mo>∑</mo>{self._group(node.lower)}{self._group(node.upper)}'
                 f"</munderover>{self.write(node.body)}</mrow>")
 
     def _Cases(self, node):
