@@ -243,20 +243,25 @@ class Derivation(Document):
         return sympy.Eq(Pending(self.top, self.wrt, self.partial), rhs, evaluate=False)
 
     # -- output ----------------------------------------------------------------------------
-    def to_dict(self):
+    def to_dict(self, seen=None):
+        """The derivation as JSON-ready data: SymPy strings for machines, and the worked
+        solution line by line with each line's LaTeX and text, its rules and notes."""
+        from derive.present.serialize import solution_dict
         from derive.render.printing import to_latex
 
+        seen = {} if seen is None else seen
         out = {
             "expression": str(self.expression),
             "wrt": str(self.wrt),
             "order": self.order,
             "derivative": str(self.result),
             "derivative_latex": to_latex(self.result),
-            "steps": self.steps.to_dict(),
+            "solution": solution_dict(self),
+            "steps": self.steps.to_dict(seen),
             "check": self.check.to_dict() if self.check else None,
         }
         if self.first is not None:
-            out["first"] = self.first.to_dict()
+            out["first"] = self.first.to_dict(seen)
         if self.definitions:
             out["definitions"] = {str(k): str(v) for k, v in self.definitions.items()}
             out["written_out"] = str(self.subject.written_out)
@@ -294,6 +299,16 @@ class Gradient(Document):
         return self.derivations[0].notation
 
     @property
+    def backward(self):
+        """The gradient worked as backpropagation (each ∂L/∂name once, from the loss back),
+        when the loss is written in named intermediates; else None."""
+        if not hasattr(self, "_backward"):
+            from derive.present.backprop import backward
+
+            self._backward = backward(self)
+        return self._backward
+
+    @property
     def vector_formula(self):
         """∇L = (∂L/∂w, ∂L/∂b)."""
         from derive.present.marks import Gradient as Nabla, Pending
@@ -328,11 +343,12 @@ class Gradient(Document):
         return combine(checks) if checks else None
 
     def to_dict(self):
+        seen = {}  # one tree of steps across the partials: a shared part is written once
         out = {
             "wrt": [str(w) for w in self.wrt],
             "gradient": [str(v) for v in self.vector],
             "update": {str(d.wrt): str(d.update) for d in self.derivations},
-            "derivations": [d.to_dict() for d in self.derivations],
+            "derivations": [d.to_dict(seen) for d in self.derivations],
             "check": self.check.to_dict() if self.check else None,
         }
         if self.hessian is not None:

@@ -59,7 +59,7 @@ def test_the_issue_example_is_ambiguous_and_says_where():
     r = check_answer("(w*x + b - y)^2", "w", "2(w x + b - y)")
     assert r.verdict == "incorrect"
     assert r.mistakes[:2] == ["missing_chain_factor", "wrong_variable"]
-    assert "in the chain rule at u₁ = b + w x − y" in r.message
+    assert "in the chain rule at u₁ = w x + b − y" in r.message  # the inner part as the author typed it
     assert set(r.to_dict()) == {"verdict", "mistakes", "message", "expected", "counterexample"}
     c = r.counterexample
     assert set(c) == {"point", "expected_value", "answer_value"} and c["expected_value"] != c["answer_value"]

@@ -55,18 +55,18 @@ def test_mse_against_finite_differences_on_concrete_data():
 
 def test_mse_text_follows_the_lesson():
     text = explain("mse", wrt="weight").to_text()
+    # The lines of ../shared/reference/answer-key-reference.tex, in its order.
     lesson_order = [
-        "ŷᵢ = b + w xᵢ",                 # the model
+        "ŷᵢ = w xᵢ + b",                 # the model, as the lesson writes it
         "L = (1/n) Σᵢ₌₁ⁿ (ŷᵢ − yᵢ)²",    # the loss
         "Start at a random weight and bias and calculate the loss",
         "errorᵢ = ŷᵢ − yᵢ",               # the error, named as the lesson names it
-        "Constant multiple",              # through 1/n
-        "Sum over the examples",          # through Σ
-        "Chain rule",
-        "∂(errorᵢ²)/∂w = ∂(errorᵢ²)/∂errorᵢ · ∂errorᵢ/∂w",
-        "∂/∂errorᵢ errorᵢ² = 2 errorᵢ",   # power rule
-        "errorᵢ stands for ŷᵢ − yᵢ, so ∂errorᵢ/∂w",  # the error's derivative, with why
-        "∂L/∂w = (2/n) Σᵢ₌₁ⁿ (b + w xᵢ − yᵢ) xᵢ",
+        "∂L/∂w = (1/n) Σᵢ₌₁ⁿ ∂/∂w errorᵢ²",
+        "constant multiple, sum rule",
+        "= (1/n) Σᵢ₌₁ⁿ 2 errorᵢ · ∂errorᵢ/∂w",
+        "chain rule, power rule",
+        "∂errorᵢ/∂w = ∂/∂w (w xᵢ + b − yᵢ) = xᵢ",
+        "= (2/n) Σᵢ₌₁ⁿ (w xᵢ + b − yᵢ) xᵢ",
         "w ← w − α · ∂L/∂w",              # the update
         "Checked",
     ]
@@ -79,8 +79,8 @@ def test_mse_text_follows_the_lesson():
 
 def test_bias_derivative_of_the_error_is_one():
     text = explain("mse", wrt="bias").to_text()
-    assert "∂/∂b errorᵢ = 1" in text
-    assert "∂L/∂b = (2/n) Σᵢ₌₁ⁿ (b + w xᵢ − yᵢ)" in text
+    assert "∂errorᵢ/∂b = ∂/∂b (w xᵢ + b − yᵢ) = 1" in text
+    assert "= (2/n) Σᵢ₌₁ⁿ (w xᵢ + b − yᵢ)" in text
 
 
 def test_mse_check_uses_concrete_data():

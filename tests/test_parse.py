@@ -17,7 +17,7 @@ import derive.parsing.text as parse_module
 from derive.errors import ParseError
 from derive.functions import sigmoid
 from derive.parsing.text import FUNCTIONS, MAX_EXPONENT, MAX_LENGTH, parse
-from derive.symbols import symbol
+from derive.symbols import symbol, to_sympy
 
 x, y, z, w, b = (symbol(n) for n in ("x", "y", "z", "w", "b"))
 f, g = sympy.Function("f"), sympy.Function("g")
@@ -102,7 +102,8 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("text, expected", ACCEPTED, ids=[t for t, _ in ACCEPTED])
 def test_accepted(text, expected):
-    result = parse(text)
+    result = to_sympy(parse(text))  # the typed form, evaluated, as plain SymPy
+    expected = to_sympy(expected)
     assert result == expected or sympy.simplify(result - expected) == 0
 
 
@@ -132,16 +133,15 @@ def test_functions_table_is_listed():
     for name in ("sin", "ln", "log", "sqrt", "abs", "max", "min", "sigmoid", "relu", "arctan", "f"):
         assert name in FUNCTIONS
     assert FUNCTIONS["relu"](x) == sympy.Max(0, x)
-    assert FUNCTIONS["log"](x, 2) == sympy.log(x) / sympy.log(2)
+    assert to_sympy(FUNCTIONS["log"](x, 2)) == to_sympy(sympy.log(x) / sympy.log(2))
 
 
 # (input, a word the message must contain, whether a column is meaningful)
 REJECTED = [
     ("", "empty", False),
     ("   \t\n", "empty", False),
-    ("x(x+1)", "unknown function", True),
-    ("x (x+1)", "unknown function", True),
-    ("pi(2)", "unknown function", True),
+    ("foo(x+1)", "unknown function", True),
+    ("weight (x+1)", "unknown function", True),
     ("import", "keyword", True),
     ("x + None", "keyword", True),
     ("for", "keyword", True),
@@ -246,9 +246,9 @@ def test_unclosed_bracket_message_names_its_column():
 
 def test_unknown_function_lists_known_ones_and_suggests_star():
     with pytest.raises(ParseError) as info:
-        parse("x(x+1)")
+        parse("foo(x+1)")
     message = str(info.value)
-    assert "known functions: sin, cos" in message and "x*(...)" in message
+    assert "known functions: sin, cos" in message and "foo*(...)" in message
 
 
 def test_too_long_and_too_deep_say_the_limit():
@@ -364,10 +364,11 @@ def test_no_eval_exec_sympify(monkeypatch):
     monkeypatch.setattr(sympy, "parse_expr", _raise)
     monkeypatch.setattr(sympy, "lambdify", _raise)
     monkeypatch.setattr(sympy_parser, "parse_expr", _raise)
-    assert parse("sin(x^2) + 3/2 + 0.5 x") == sympy.sin(x**2) + sympy.Rational(3, 2) + sympy.Float("0.5", 15) * x
-    assert parse("f(g(x)) + relu(x) + sigmoid(x) + log(x, 2)") == (
-        f(g(x)) + sympy.Max(0, x) + sigmoid(x) + sympy.log(x) / sympy.log(2)
-    )
+    first = parse("sin(x^2) + 3/2 + 0.5 x")
+    second = parse("f(g(x)) + relu(x) + sigmoid(x) + log(x, 2)")
+    monkeypatch.undo()  # comparing needs none of them, but pytest's own reports use compile
+    assert to_sympy(first) == to_sympy(sympy.sin(x**2) + sympy.Rational(3, 2) + sympy.Float("0.5", 15) * x)
+    assert to_sympy(second) == to_sympy(f(g(x)) + sympy.Max(0, x) + sigmoid(x) + sympy.log(x) / sympy.log(2))
     with pytest.raises(ParseError):
         parse("__import__('os')")
 

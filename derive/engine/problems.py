@@ -327,7 +327,7 @@ def softmax(half=False, mean=False):
         intermediates=[Intermediate("softmax", s, exp(o) / total, "model")
                        for s, o in reversed(list(zip(probs, logits)))]
         + [Intermediate("normaliser", total, sum((exp(o) for o in logits), sympy.S.Zero), "model")],
-        parameters=[Parameter(f"logit{j}", o, f"the score of class {j}") for j, o in zip((1, 2, 3), logits)],
+        parameters=[Parameter(f"logit{j}", o, f"the score of class {j}", "logit") for j, o in zip((1, 2, 3), logits)],
         data={f"y{j}": y for j, y in zip((1, 2, 3), labels)},
         folds={exp(o): s * total for s, o in zip(probs, logits)},
         identities={labels[0] + labels[1] + labels[2]: 1},

@@ -77,14 +77,24 @@ class Step:
         """Whether any step fell back to SymPy's table instead of a rule of our own."""
         return "known_derivative" in self.rules_used()
 
-    def to_dict(self):
-        """A JSON-ready dict: rule, expression, wrt, derivative, substeps, intermediate."""
+    def to_dict(self, seen=None):
+        """A JSON-ready dict: id, rule, expression, wrt, derivative, substeps, intermediate.
+
+        A derivative met again (the same expression and variable, in this tree or in
+        ``seen``, shared by the trees of one document) is not written twice: it is
+        ``{"rule", "derivative", "same_as": id}``, pointing to where it was worked."""
+        seen = {} if seen is None else seen
+        key = (self.expression, self.wrt)
+        if key in seen:
+            return {"rule": self.rule, "derivative": str(self.derivative), "same_as": seen[key]}
+        seen[key] = f"s{len(seen) + 1}"
         out = {
+            "id": seen[key],
             "rule": self.rule,
             "expression": str(self.expression),
             "wrt": str(self.wrt),
             "derivative": str(self.derivative),
-            "substeps": [sub.to_dict() for sub in self.substeps],
+            "substeps": [sub.to_dict(seen) for sub in self.substeps],
         }
         if self.intermediate is not None:
             name, definition = self.intermediate

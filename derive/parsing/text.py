@@ -766,7 +766,7 @@ class _Parser:
                         continue
             elif tok.kind in ("name", "("):
                 factor = self.power()  # implicit multiplication: 2x, (x+1)(x-1), x y
-            elif tok.kind == "num" and self.previous().kind in ("name", ")", "num", "sup") and _spaced(self.previous(), tok):
+            elif tok.kind == "num" and self.previous().kind in ("name", ")", "sup") and _spaced(self.previous(), tok):
                 factor = self.power()  # a number after a value and a space: x 5^x, 2^x 3^x
             else:
                 break
@@ -845,7 +845,14 @@ class _Parser:
                 call = self.call(Token("name", "log", tok.col))
                 return self.apply(Token("name", "log", tok.col), [call.args[0], base]) if len(call.args) == 1 else call
             _refuse_glued_function(name, tok.col)
-            # x(x^2 + 3x) and a(b + c): a variable before a bracket multiplies it, as in textbooks
+            if len(name) > 1 and name not in GREEK.values() and name not in CONSTANTS:
+                known = ", ".join(FUNCTIONS)
+                raise ParseError(
+                    f"unknown function '{name}'{{where}}; known functions: {known}; "
+                    f"for multiplication write {name}*(...)",
+                    tok.col,
+                )
+            # x(x^2 + 3x), a(b + c), pi(2): a one-letter variable before a bracket multiplies it
         if name in CONSTANTS:
             return CONSTANTS[name]
         return symbol(name)

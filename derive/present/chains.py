@@ -28,6 +28,7 @@ from sympy import Add, Mul, S, Sum
 
 from derive.present.conditions import corners, strict_cases
 from derive.present.marks import Cases, Dot, Pending, Plus, resolved
+from derive.symbols import evaluated
 
 STRUCTURAL = {"constant_multiple", "sum", "summation"}
 LEAVES = {"constant", "variable", "power", "exp", "log", "trig", "inverse_trig", "hyperbolic",
@@ -394,7 +395,7 @@ class Presenter:
                 chain.lines.append(Line(named, ("simplify",), kind="simplify"))
             written = substituted if substituted is not None else detail["substituted"]
             chain.lines.append(Line(written, ("names",), (Note("names"),), kind="names"))
-            if not _same(written, result):
+            if not _same(written, result) and sympy.count_ops(result) < sympy.count_ops(evaluated(written)):
                 chain.lines.append(Line(result, ("simplify",), kind="simplify"))
         elif not chain.lines or not _same(chain.result, result):
             chain.lines.append(Line(result, ("simplify",) if chain.lines else tuple(_rules_of(raw)), kind="simplify"))

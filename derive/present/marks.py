@@ -63,7 +63,10 @@ class Dot(sympy.Expr):
     is_commutative = True
 
     def __new__(cls, *factors):
-        return sympy.Expr.__new__(cls, *factors)
+        flat = []
+        for factor in factors:
+            flat += list(factor.args) if isinstance(factor, Dot) else [factor]
+        return sympy.Expr.__new__(cls, *flat)
 
     def _layout(self, notation):
         items = []

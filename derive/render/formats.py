@@ -341,7 +341,7 @@ def _definitions():
         "SIGMA_PRIME": sympy.Derivative(sympy.Function("σ")(z), z).subs(z, z),
         "SIGMA_IDENTITY": sympy.Mul(sigmoid(z), 1 - sigmoid(z), evaluate=False),
         "RELU_Z": sympy.Function("ReLU")(z), "RELU_FORMULA": sympy.Max(0, z, evaluate=False),
-        "HESSIAN": sympy.Symbol("H"),
+        "HESSIAN": sympy.Symbol("H"), "SGN_ZERO": sympy.sign(0, evaluate=False),
         "PENDING": Pending, "DOT": Dot, "NABLA": Nabla, "UPDATE": _update, "ROUNDED": _rounded,
     }
 

@@ -385,8 +385,9 @@ class Notation:
         """Factors side by side; a thin space or a dot where they would run together."""
         items = []
         previous = None
-        for factor in factors:
-            nested = factor.is_Mul and len(factors) > 1  # a product typed inside a product: 2x²(5x³)
+        for k, factor in enumerate(factors):
+            # a product typed inside a product: 2x²(5x³); a leading −y · … needs no bracket
+            nested = factor.is_Mul and len(factors) > 1 and not (k == 0 and _split_sign(factor)[0])
             node, prec = self.bracket(factor, PRODUCT + 1 if _starts_with_sign(factor) or nested else PRODUCT)
             if previous is not None:
                 items.append(self.joiner(previous, factor, node))
