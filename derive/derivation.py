@@ -360,10 +360,36 @@ class Gradient(Document):
 class Hessian:
     """The matrix of second partial derivatives over a problem's parameters."""
 
-    def __init__(self, variables, matrix, check):
+    WIDE = 16  # characters: an entry longer than this is written below the matrix
+
+    def __init__(self, variables, matrix, check, top=None):
         self.variables = variables
         self.matrix = matrix  # a SymPy Matrix
         self.check = check
+        self.top = top if top is not None else symbol("L")
+
+    @property
+    def wide(self):
+        """Whether the entries are too long to stand in a matrix on a page."""
+        from derive.render.printing import to_text
+
+        return any(len(to_text(e)) > self.WIDE for e in self.matrix)
+
+    @property
+    def names(self):
+        """The matrix written with each entry's name, ∂²L/∂w∂b."""
+        from derive.present.marks import Second
+
+        v = self.variables
+        return sympy.ImmutableMatrix([[Second(self.top, v[r], v[c]) for c in range(len(v))] for r in range(len(v))])
+
+    @property
+    def entries(self):
+        """``(name, value)`` of each entry on and above the diagonal (the matrix is symmetric)."""
+        from derive.present.marks import Second
+
+        v = self.variables
+        return [(Second(self.top, v[r], v[c]), self.matrix[r, c]) for r in range(len(v)) for c in range(r, len(v))]
 
     def to_dict(self):
         return {
@@ -440,8 +466,6 @@ def notation_of(subject):
 
     sources = [substitute_typed(subject.expression, subject.definitions), subject.expression,
                *subject.definitions.values()]
-    if subject.problem is not None:
-        sources.append(subject.problem.display_loss)
     names = set()
     for source in sources:
         names |= {getattr(s, "name", "") for s in source.free_symbols}
@@ -498,7 +522,8 @@ def _hessian(subject, derivations, check, seed):
                 only = Step(steps.rule, steps.expression, v, steps.derivative)  # the entry itself
                 checks.append(check_derivation(only, sizes=sizes, fixed=fixed, seed=seed))
         rows.append(row)
-    return Hessian(variables, sympy.ImmutableMatrix(rows), combine(checks) if checks else None)
+    return Hessian(variables, sympy.ImmutableMatrix(rows), combine(checks) if checks else None,
+                   derivations[0].top)
 
 
 # -- reading the user's input --------------------------------------------------------------

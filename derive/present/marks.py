@@ -116,6 +116,19 @@ class Relation(sympy.Expr):
         return n.Row((notation.build(lhs), n.Op(symbol.name, "rel"), notation.build(rhs))), n.RELATION
 
 
+class Second(sympy.Expr):
+    """∂²L/∂w², ∂²L/∂w∂b: an entry of the Hessian, by name."""
+
+    is_commutative = True
+
+    def __new__(cls, top, a, b):
+        return sympy.Expr.__new__(cls, top, a, b)
+
+    def _layout(self, notation):
+        top, a, b = self.args
+        return n.Diff2(notation.build(top), notation.build(a), notation.build(b)), n.ATOM
+
+
 class Gradient(sympy.Expr):
     """∇L, or ∇_w L for a gradient with respect to a vector."""
 

@@ -129,6 +129,22 @@ class TextFormat(Format):
         """The pieces a long right-hand side may break between (before a top-level + or −)."""
         return n.text_chunks(self.node(expr))
 
+    def matrix(self, lhs, matrix):
+        """``lhs = M`` with M laid out in rows and aligned columns, bracketed like a matrix."""
+        cells = [[self.m(matrix[r, c]) for c in range(matrix.cols)] for r in range(matrix.rows)]
+        widths = [max(len(cells[r][c]) for r in range(matrix.rows)) for c in range(matrix.cols)]
+        rows = ["   ".join(cells[r][c].ljust(widths[c]) for c in range(matrix.cols)) for r in range(matrix.rows)]
+        head = self.m(lhs) + " = "
+        if len(rows) == 1:
+            return head + "[" + rows[0] + "]"
+        brackets = [("⎡", "⎤")] + [("⎢", "⎥")] * (len(rows) - 2) + [("⎣", "⎦")]
+        middle = (len(rows) - 1) // 2
+        out = []
+        for k, (row, (left, right)) in enumerate(zip(rows, brackets)):
+            lead = head if k == middle else " " * len(head)
+            out.append(f"{lead}{left} {row} {right}")
+        return "\n".join(out)
+
     def align(self, rows, indent=0):
         """A chain of equalities aligned on its = signs, each line's note beside it, long
         right-hand sides wrapped at an operator under the first =.

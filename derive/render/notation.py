@@ -91,6 +91,15 @@ class Diff:
 
 
 @dataclass(frozen=True)
+class Diff2:
+    """A second partial derivative by name: ∂²L/∂w², ∂²L/∂w∂b."""
+
+    top: object
+    a: object
+    b: object
+
+
+@dataclass(frozen=True)
 class Sup:
     base: object
     exp: object
@@ -789,6 +798,11 @@ class TextWriter:
             return f"{node.d}/{node.d}{var}"
         return f"{node.d}{self.write(node.top)}/{node.d}{var}"
 
+    def _Diff2(self, node):
+        a, b = self.write(node.a), self.write(node.b)
+        below = f"∂{a}²" if node.a == node.b else f"∂{a}∂{b}"
+        return f"∂²{self.write(node.top)}/{below}"
+
     def _Sup(self, node):
         base = self.write(node.base)
         if isinstance(node.base, (Frac, Row)) and not _is_function_row(node.base):
@@ -906,6 +920,11 @@ class LatexWriter:
     def _Frac(self, node):
         return r"\frac{%s}{%s}" % (self.write(node.num), self.write(node.den))
 
+    def _Diff2(self, node):
+        a, b = self.write(node.a), self.write(node.b)
+        below = r"\partial %s^{2}" % a if node.a == node.b else r"\partial %s\,\partial %s" % (a, b)
+        return r"\frac{\partial^{2} %s}{%s}" % (self.write(node.top), below)
+
     def _Diff(self, node):
         d = r"\partial " if node.d == "∂" else r"\mathrm{d}"
         var = self.write(node.var)
@@ -927,9 +946,12 @@ class LatexWriter:
         return r"\sqrt{%s}" % self.write(node.body)
 
     def _Fenced(self, node):
+        body = self.write(node.body)
+        if not _tall(node.body):  # plain brackets: TeX may break a long line inside them
+            return f"\\lvert {body}\\rvert " if node.open == "|" else f"{node.open}{body}{node.close}"
         if node.open == "|":
-            return r"\left|%s\right|" % self.write(node.body)
-        return r"\left%s%s\right%s" % (node.open, self.write(node.body), node.close)
+            return r"\left|%s\right|" % body
+        return r"\left%s%s\right%s" % (node.open, body, node.close)
 
     def _BigOp(self, node):
         return r"\sum_{%s}^{%s} %s" % (self.write(node.lower), self.write(node.upper), self.write(node.body))
@@ -943,6 +965,21 @@ class LatexWriter:
     def _Matrix(self, node):
         rows = [" & ".join(self.write(c) for c in row) for row in node.rows]
         return r"\begin{pmatrix} %s \end{pmatrix}" % r" \\ ".join(rows)
+
+
+def _tall(node):
+    """Whether a layout stands taller than a line of text (a fraction, a Σ, a matrix)."""
+    if isinstance(node, (Frac, BigOp, Matrix, Cases, Diff, Diff2)):
+        return True
+    if isinstance(node, Sup):
+        return _tall(node.base) or _tall(node.exp) or isinstance(node.exp, (Sup, Frac))
+    if isinstance(node, (Row,)):
+        return any(_tall(i) for i in node.items)
+    if isinstance(node, (Fenced, Sqrt)):
+        return _tall(node.body)
+    if isinstance(node, Sub):
+        return _tall(node.base)
+    return False
 
 
 _LATEX_GREEK = {v: "\\" + ("lambda" if k == "lam" else k) for k, v in GREEK.items() if k != "lam"}
@@ -1026,6 +1063,13 @@ class MathMLWriter:
         top = d if node.top is None else f"<mrow>{d}{self.write(node.top)}</mrow>"
         return f"<mfrac>{top}<mrow>{d}{self.write(node.var)}</mrow></mfrac>"
 
+    def _Diff2(self, node):
+        a, b = self.write(node.a), self.write(node.b)
+        upper = f"<mrow><msup><mo>∂</mo><mn>2</mn></msup>{self.write(node.top)}</mrow>"
+        lower = (f"<mrow><mo>∂</mo><msup>{a}<mn>2</mn></msup></mrow>" if node.a == node.b
+                 else f"<mrow><mo>∂</mo>{a}<mo>∂</mo>{b}</mrow>")
+        return f"<mfrac>{upper}{lower}</mfrac>"
+
     def _Sup(self, node):
         base = self.write(node.base)
         if isinstance(node.base, (Sup, Frac)):
@@ -1099,22 +1143,31 @@ def cached(expr, fmt):
     return {"text": to_text, "latex": to_latex, "mathml": to_mathml}[fmt](node)
 
 
-NODES = (Ident, Num, Op, Word, Text, Row, Frac, Diff, Sup, Sub, Sqrt, Fenced, BigOp, Cases, Matrix, Space)
+NODES = (Ident, Num, Op, Word, Text, Row, Frac, Diff, Diff2, Sup, Sub, Sqrt, Fenced, BigOp, Cases, Matrix, Space)
 
 
 def split_terms(node):
-    """A sum's layout cut before each top-level + and − (where a long line may break);
-    anything else is one piece."""
+    """A layout cut where a long line may break: before each top-level + and −; failing
+    those, before each top-level · ; failing those, between the factors of a product.
+    Anything else is one piece."""
     if not isinstance(node, Row):
         return [node]
-    pieces, current = [], []
-    for item in node.items:
-        if isinstance(item, Op) and item.kind == "bin" and item.text in ("+", "−") and current:
-            pieces.append(Row(tuple(current)))
-            current = []
-        current.append(item)
-    pieces.append(Row(tuple(current)) if len(current) > 1 else current[0])
-    return pieces
+    for breaks in (lambda i: isinstance(i, Op) and i.kind == "bin" and i.text in ("+", "−"),
+                   lambda i: isinstance(i, Op) and i.kind == "bin" and i.text == "·",
+                   lambda i: isinstance(i, Space) and i.kind in ("thin", "soft")):
+        if not any(breaks(item) for item in node.items[1:]):
+            continue
+        pieces, current = [], []
+        for item in node.items:
+            if breaks(item) and current:
+                pieces.append(Row(tuple(current)) if len(current) > 1 else current[0])
+                current = [] if isinstance(item, Space) else []
+                if isinstance(item, Space):
+                    continue
+            current.append(item)
+        pieces.append(Row(tuple(current)) if len(current) > 1 else current[0])
+        return pieces
+    return [node]
 
 
 def text_chunks(node):
