@@ -9,7 +9,12 @@ against numbers.
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "gradient", "parse", "Derivation", "Gradient", "Step", "DeriveError", "__version__"]
+__all__ = ["explain", "gradient", "check_answer", "parse", "to_sympy", "Derivation", "Gradient", "Step",
+           "DeriveError", "__version__"]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name):
@@ -18,6 +23,14 @@ def __getattr__(name):
         from derive import derivation
 
         return getattr(derivation, name)
+    if name == "check_answer":
+        from derive.grade.answer import check_answer
+
+        return check_answer
+    if name == "to_sympy":
+        from derive.symbols import to_sympy
+
+        return to_sympy
     if name == "parse":
         from derive.parsing.text import parse
 

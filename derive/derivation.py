@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from derive.render.document import Document
-from derive.errors import DeriveError
+from derive.errors import VOICE, DeriveError, option, option_value
 from derive.engine.problems import get_problem
 from derive.symbols import symbol
 
@@ -35,6 +35,7 @@ class Subject:
     problem: object = None
     source: str | None = None
     lets: list = field(default_factory=list)  # the user's own names, in the order given
+    typed: sympy.Expr | None = None  # as typed, when --simplify-first rewrote it before step 1
     learning_rate: sympy.Symbol = field(default_factory=lambda: symbol("alpha"))
 
     @property
@@ -113,6 +114,7 @@ class Derivation(Document):
 
     # -- what it is ----------------------------------------------------------------------
     expression = property(lambda self: self.subject.expression)
+    exercise = property(lambda self: self.subject.typed if self.subject.typed is not None else self.subject.expression)
     problem = property(lambda self: self.subject.problem)
     source = property(lambda self: self.subject.source)
     definitions = property(lambda self: self.subject.definitions)
@@ -401,7 +403,7 @@ class Hessian:
 
 # -- the entry points ------------------------------------------------------------------------
 def explain(expression, wrt=None, *, let=None, half=None, mean=None, learning_rate=None,
-            order=1, check=True, seed=0):
+            order=1, check=True, seed=0, simplify_first=False):
     """Differentiate ``expression`` step by step and check the result against numbers.
 
     ``expression`` is user text (``"sin(x^2)"``, read by derive's own parser, never by
@@ -413,15 +415,16 @@ def explain(expression, wrt=None, *, let=None, half=None, mean=None, learning_ra
     ``order=2`` differentiates the first derivative again.
     Raises ``DeriveError`` for bad input, with a one-line message.
     """
-    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate, wrt=wrt)
+    subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate, wrt=wrt,
+                           simplify_first=simplify_first)
     if wrt is None and subject.problem is not None:
         names = ", ".join(p.name for p in subject.problem.parameters)
-        raise DeriveError(f"say which parameter to differentiate {subject.problem.name} by: --wrt one of {names}, or all")
+        raise DeriveError(f"say which parameter to differentiate {subject.problem.name} by: {option('wrt')} one of {names}, or all")
     if isinstance(wrt, str) and ("," in wrt or wrt.strip() == "all"):
-        raise DeriveError("several variables give a gradient: use derive.gradient(...) (or the CLI's --wrt a,b)")
+        raise DeriveError("several variables give a gradient: use derive.gradient(...)" if VOICE.get() == "python" else "several variables give a gradient: --wrt a,b")
     variable = subject.variable(wrt)
     if order not in (1, 2):
-        raise DeriveError(f"--order must be 1 or 2, not {order}")
+        raise DeriveError(f"{option('order')} must be 1 or 2, not {order}")
     first = _derive(subject, variable, check, seed)
     if order == 1:
         return first
@@ -429,7 +432,7 @@ def explain(expression, wrt=None, *, let=None, half=None, mean=None, learning_ra
 
 
 def gradient(expression, wrt="all", *, let=None, half=None, mean=None, learning_rate=None,
-             hessian=False, check=True, seed=0):
+             hessian=False, check=True, seed=0, simplify_first=False):
     """Each partial derivative of ``expression``, the gradient vector and the update.
 
     ``wrt`` is ``"all"`` (every parameter of a named problem, every variable of an
@@ -437,7 +440,7 @@ def gradient(expression, wrt="all", *, let=None, half=None, mean=None, learning_
     ``hessian=True`` adds the matrix of second partials.
     """
     subject = make_subject(expression, let=let, half=half, mean=mean, learning_rate=learning_rate,
-                           wrt=None if wrt == "all" else wrt)
+                           wrt=None if wrt == "all" else wrt, simplify_first=simplify_first)
     if wrt is None or (isinstance(wrt, str) and wrt.strip() == "all"):
         variables = subject.parameters()
         if not variables:
@@ -445,10 +448,10 @@ def gradient(expression, wrt="all", *, let=None, half=None, mean=None, learning_
     else:
         names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
         if not all(names):
-            raise DeriveError("--wrt has an empty name; write names separated by commas, as in --wrt weight,bias")
+            raise DeriveError(f"{option('wrt')} has an empty name; write names separated by commas, as in weight,bias")
         variables = [subject.variable(n) for n in names]
         if len(set(variables)) != len(variables):
-            raise DeriveError("--wrt names the same variable twice")
+            raise DeriveError(f"{option('wrt')} names the same variable twice")
     from derive.engine.rules import Engine
 
     engine = Engine(subject.expression, None, subject.definitions)  # shared: each part worked once
@@ -527,14 +530,15 @@ def _hessian(subject, derivations, check, seed):
 
 
 # -- reading the user's input --------------------------------------------------------------
-def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=None, wrt=None):
+def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=None, wrt=None,
+                 simplify_first=False):
     """The expression (parsed, or a named problem) with its names and conventions."""
     rate = symbol(_learning_rate(learning_rate))
     if isinstance(expression, str):
         problem = get_problem(expression, half=half, mean=mean) if expression.strip() else None
         if problem is not None:
             if let:
-                raise DeriveError(f"{problem.name} names its own intermediates; --let is for your own expressions")
+                raise DeriveError(f"{problem.name} names its own intermediates; {option('let')} is for your own expressions")
             problem.learning_rate = rate
             return Subject(problem.loss, problem.definitions, problem, problem.name, learning_rate=rate)
         from derive.parsing.text import parse
@@ -551,11 +555,19 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
     else:
         raise DeriveError(f"cannot explain a {type(expression).__name__}; give text such as 'sin(x^2)' or a SymPy expression")
     if half or mean is not None:
-        raise DeriveError("--half and --mean/--per-example are conventions of the named losses (see derive list)")
+        raise DeriveError(f"{option('half')} and {option('mean')} are conventions of the named losses (see derive list)")
     lets = read_lets(let)
     definitions = {name: meaning for name, meaning in lets}
     _check_names(expr, definitions)
-    return Subject(expr, definitions, None, source, lets=lets, learning_rate=rate)
+    subject = Subject(expr, definitions, None, source, lets=lets, learning_rate=rate)
+    if simplify_first:
+        from derive.engine.rules import tidy
+        from derive.symbols import evaluated
+
+        simpler = tidy(evaluated(expr))
+        if simpler != expr:
+            subject.typed, subject.expression = expr, simpler  # the rewrite is the first line
+    return subject
 
 
 def _looks_like_a_problem_name(word, wrt, let):
@@ -583,14 +595,14 @@ def read_lets(let):
 
     items = list(let.items()) if isinstance(let, dict) else [_split_let(text) for text in let]
     if len(items) > MAX_LETS:
-        raise DeriveError(f"at most {MAX_LETS} --let definitions")
+        raise DeriveError(f"at most {MAX_LETS} {option('let')} definitions")
     lets, seen = [], set()
     for name, meaning in items:
         name = str(name).strip()
         if not NAME.match(name) or len(name) > 32:
-            raise DeriveError(f"--let needs a variable name before '=', such as error; got {name!r}")
+            raise DeriveError(f"{option('let')} needs a variable name before '=', such as error; got {name!r}")
         if name in seen:
-            raise DeriveError(f"--let defines '{name}' twice; give each name one definition")
+            raise DeriveError(f"{option('let')} defines '{name}' twice; give each name one definition")
         seen.add(name)
         value = meaning if isinstance(meaning, sympy.Basic) else _parse_let(parse, name, meaning)
         lets.append((symbol(name), value))
@@ -599,10 +611,10 @@ def read_lets(let):
 
 def _split_let(text):
     if not isinstance(text, str) or "=" not in text:
-        raise DeriveError(f"--let needs the form name = expression, as in --let \"error = yhat - y\"; got {text!r}")
+        raise DeriveError(f"{option('let')} needs the form name = expression, as in \"error = yhat - y\"; got {text!r}")
     name, _, meaning = text.partition("=")
     if not meaning.strip():
-        raise DeriveError(f"--let '{name.strip()}' has nothing after '='; write what it stands for")
+        raise DeriveError(f"{option('let')} '{name.strip()}' has nothing after '='; write what it stands for")
     return name, meaning
 
 
@@ -612,7 +624,7 @@ def _parse_let(parse, name, meaning):
     try:
         return parse(str(meaning))
     except ParseError as error:
-        raise DeriveError(f"in --let {name}: {error}") from None
+        raise DeriveError(f"in {option('let')} {name}: {error}") from None
 
 
 def _check_names(expr, definitions):
@@ -626,7 +638,7 @@ def _check_names(expr, definitions):
             return
         if state.get(name) == "open":
             cycle = " → ".join(str(s) for s in trail[trail.index(name):] + [name])
-            raise DeriveError(f"--let definitions go round in a circle ({cycle}); a name cannot depend on itself")
+            raise DeriveError(f"{option('let')} definitions go round in a circle ({cycle}); a name cannot depend on itself")
         state[name] = "open"
         for used in sorted(definitions[name].free_symbols & definitions.keys(), key=str):
             visit(used, trail + [name])
@@ -641,7 +653,7 @@ def _check_names(expr, definitions):
         frontier |= (definitions[name].free_symbols & definitions.keys()) - reached
     unused = [str(n) for n in definitions if n not in reached]
     if unused:
-        raise DeriveError(f"--let defines {', '.join(unused)} but the expression never uses {'it' if len(unused) == 1 else 'them'}")
+        raise DeriveError(f"{option('let')} defines {', '.join(unused)} but the expression never uses {'it' if len(unused) == 1 else 'them'}")
 
 
 def _learning_rate(name):
@@ -660,16 +672,16 @@ def _variable(expr, wrt, definitions=None):
         if len(present) == 1:
             return present[0]
         if not present:
-            raise DeriveError("the expression has no variable; name one with --wrt, e.g. --wrt x")
+            raise DeriveError(f"the expression has no variable; name one with {option_value('wrt', 'x')}")
         names = ", ".join(str(s) for s in present)
-        raise DeriveError(f"the expression has several variables ({names}); choose one with --wrt, e.g. --wrt {present[0]}")
+        raise DeriveError(f"the expression has several variables ({names}); choose one with {option('wrt')}, e.g. {option_value('wrt', present[0])}")
     if isinstance(wrt, sympy.Symbol):
         return wrt
     text = str(wrt).strip()
     if not NAME.match(text) or len(text) > 32:
-        raise DeriveError(f"--wrt must be a variable name such as x or weight, not {text!r}")
+        raise DeriveError(f"{option('wrt')} must be a variable name such as x or weight, not {text!r}")
     if definitions and any(s.name == text for s in definitions):
-        raise DeriveError(f"'{text}' is a name defined with --let; differentiate by one of the variables it is made of")
+        raise DeriveError(f"'{text}' is a name defined with {option('let')}; differentiate by one of the variables it is made of")
     for s in present:
         if s.name == text:
             return s

@@ -20,3 +20,29 @@ class CheckFailed(DeriveError):
     """A derivation failed its own numeric check: never shown as if it were right."""
 
     exit_code = 3
+
+
+# Errors speak the caller's language: the command line's options (--wrt weight) or the
+# Python API's arguments (wrt="weight"). The CLI switches the voice for its own run.
+import contextvars  # noqa: E402
+
+VOICE = contextvars.ContextVar("derive_voice", default="python")
+
+_OPTIONS = {
+    "wrt": ("--wrt", "wrt="), "let": ("--let", "let="), "order": ("--order", "order="),
+    "half": ("--half", "half=True"), "mean": ("--mean/--per-example", "mean="),
+    "learning_rate": ("--learning-rate", "learning_rate="), "hessian": ("--hessian", "hessian=True"),
+    "form": ("--form", "form="), "simplify_first": ("--simplify-first", "simplify_first=True"),
+}
+
+
+def option(name):
+    """How the caller names an option: ``--wrt`` on the command line, ``wrt=`` in Python."""
+    cli, python = _OPTIONS[name]
+    return cli if VOICE.get() == "cli" else python
+
+
+def option_value(name, value):
+    """An option with a value, as the caller writes it: ``--wrt x`` or ``wrt="x"``."""
+    cli, python = _OPTIONS[name]
+    return f"{cli} {value}" if VOICE.get() == "cli" else f'{python}"{value}"'

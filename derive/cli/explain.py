@@ -35,7 +35,12 @@ from derive.errors import DeriveError
               show_default=True, help="The learning rate's symbol in the update: α or η.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the random points of the numeric check.")
-def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form, half, per_example, rate, seed):
+@click.option("--simplify-first", is_flag=True,
+              help="Rewrite the exercise in its simplest form first, as a step of its own (2x²(5x³) is 10x⁵).")
+@click.option("--check-details", is_flag=True,
+              help="Give the numeric check's figures: the points, the data, the largest difference.")
+def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form, half, per_example, rate, seed,
+            simplify_first, check_details):
     """Explain the derivative of EXPRESSION step by step, and check it against numbers.
 
     EXPRESSION is a formula such as "sin(x^2)" or "exp(2x) cos(x)" (^ or ** for powers,
@@ -65,7 +70,8 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
     startup.imports_done()
 
     mean = None if per_example is None else not per_example
-    conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate)
+    conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate,
+                       simplify_first=simplify_first)
     several = wrt is not None and ("," in wrt or wrt.strip() == "all")
     try:
         with time_limit(TIME_LIMIT):
@@ -82,6 +88,7 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
             else:
                 document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
             color = fmt == "text" and output is None and color_wanted()
+            document.check_details = check_details
             text = _render(document, fmt, color, standalone)
     except TimeLimit:
         raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")

@@ -48,6 +48,9 @@ _register_commands()
 
 def main(argv=None):
     """The console script: run the CLI, turning every error into one line."""
+    from derive.errors import VOICE
+
+    VOICE.set("cli")  # errors name options as typed here (--wrt), not as Python arguments
     try:
         cli.main(args=argv, prog_name="derive", standalone_mode=False)
     except click.exceptions.Exit as done:

@@ -33,6 +33,13 @@ def present(derivation, memory=None, label=None):
         from derive.present.marks import Pending
 
         worked.main.lhs = Pending(derivation.top, derivation.wrt, derivation.partial)
+    typed = getattr(derivation.subject, "typed", None)
+    if typed is not None and derivation.first is None:  # --simplify-first: the rewrite, said, first
+        from derive.present.marks import Pending
+
+        worked.main.lines.insert(0, Line(Pending(derivation.expression, derivation.wrt, derivation.partial),
+                                         ("simplify_first",)))
+        worked.main.lhs = Pending(typed, derivation.wrt, derivation.partial)
     _fold_names(worked, derivation.definitions)
     _renumber(worked)
     return worked

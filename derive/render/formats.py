@@ -407,6 +407,7 @@ def render(derivation, fmt="text", *, color=False, standalone=False, embedded=Fa
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     env = _environment(latex, directory)
+    check_details = check_details or getattr(derivation, "check_details", False)
     say = words(LatexWordsFormat(notation) if latex else f, directory, check_details)
     kind = "vector" if hasattr(derivation, "lines") else (
         "gradient" if hasattr(derivation, "derivations") else "derivation")

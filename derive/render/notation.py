@@ -683,6 +683,13 @@ def _factor_rank(factor):
     return 3
 
 
+def mpmath_digits(value):
+    """The decimal digits a Float carries (its binary precision, in digits)."""
+    import mpmath
+
+    return mpmath.libmp.prec_to_dps(value._prec)
+
+
 def _leads_with_number(node):
     """Whether a factor starts with a number, a sign or a fraction: then it needs a dot
     after what comes before it (x · 2, (1 − y) · 1/(1 − p))."""
@@ -705,7 +712,11 @@ def _function_like(node):
 
 
 def _float_text(value):
-    text = sympy.Float(value, 12).__str__() if not isinstance(value, str) else value
+    if not isinstance(value, str):
+        digits = max(1, min(12, int(mpmath_digits(value))))
+        text = sympy.Float(value, digits).__str__()
+    else:
+        text = value
     if "e" in text:
         mantissa, _, exponent = text.partition("e")
         mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
@@ -753,7 +764,12 @@ class TextWriter:
         return base + (subscript(sub) or f"_{sub}" if len(sub) == 1 else subscript(sub) or f"_({sub})")
 
     def _Num(self, node):
-        return node.text.replace("-", "−")
+        text = node.text
+        if "e" in text and text not in ("e",) and text[0].isdigit():
+            mantissa, _, exponent = text.partition("e")
+            raised = superscript(exponent)
+            return f"{mantissa}×10{raised}" if raised else f"{mantissa}×10^{exponent}".replace("-", "−")
+        return text.replace("-", "−")
 
     def _Op(self, node):
         if node.kind == "pre":
@@ -884,7 +900,7 @@ class LatexWriter:
         text = node.text.replace("∞", r"\infty")
         if "e" in text and text != "e":
             mantissa, _, exponent = text.partition("e")
-            return r"%s \cdot 10^{%s}" % (mantissa, exponent)
+            return r"%s \times 10^{%s}" % (mantissa, exponent)
         return text
 
     def _Op(self, node):

@@ -23,6 +23,7 @@ TOLERANCE = 1e-9  # relative to max(1, |derivative|); a wrong rule is off by far
 POINTS = 3  # per step; every step of a derivation is checked, so this adds up
 TRIES = 60
 SYMBOLIC_SECONDS = 2.0
+MAX_FEATURES = 6  # corners and steps sampled on both sides, per step
 
 
 @dataclass
@@ -212,17 +213,80 @@ def _sample(rng, attempt):
     return mpmath.mpf(rng.uniform(-0.95, 0.95))
 
 
+def features(expression, variable):
+    """The points where ``expression`` changes its formula in ``variable``: the corners and
+    steps of |u|, max/min, piecewise conditions, sgn and Heaviside (ReLU6's 0 and 6,
+    hard-swish's ±3). Found for parts that depend on the variable alone; at most a few."""
+    found = set()
+    parts = []
+    for node in sympy.preorder_traversal(expression):
+        if isinstance(node, (sympy.Abs, sympy.sign, sympy.Heaviside)):
+            parts.append(node.args[0])
+        elif isinstance(node, (sympy.Max, sympy.Min)):
+            args = list(node.args)
+            parts += [p - q for k, a in enumerate(args) for b in args[k + 1:]
+                      for p in _branches(a) for q in _branches(b)]
+        elif isinstance(node, sympy.Piecewise):
+            for _, cond in node.args:
+                for rel in cond.atoms(sympy.core.relational.Relational):
+                    parts.append(rel.lhs - rel.rhs)
+        if len(parts) > MAX_FEATURES * 3:
+            break
+    for part in parts:
+        if part.free_symbols != {variable}:
+            continue
+        try:
+            poly = sympy.Poly(part, variable)
+        except (sympy.PolynomialError, sympy.GeneratorsNeeded, ValueError, TypeError):
+            continue
+        if poly.degree() < 1 or poly.degree() > 4:
+            continue
+        for root in sympy.polys.polyroots.roots(poly, filter="R"):
+            try:
+                value = float(root)
+            except TypeError:
+                continue
+            if abs(value) < 1e6:
+                found.add(value)
+        if len(found) >= MAX_FEATURES:
+            break
+    return sorted(found)[:MAX_FEATURES]
+
+
+def _branches(expr):
+    """What a max/min can be equal to: max(0, x) is 0 or x (so min(max(0, x), 6) turns at 6)."""
+    if isinstance(expr, (sympy.Max, sympy.Min)):
+        return [b for a in expr.args for b in _branches(a)][:8]
+    return [expr]
+
+
+def _near_features(expression, wrt, fixed):
+    """Points just either side of each feature, and a little further: both sides of every
+    corner are tried, at a distance the finite difference's step never crosses."""
+    if wrt in fixed:
+        return []
+    points = []
+    for kink in features(expression, wrt):
+        for offset in (-0.37, 0.37, -0.011, 0.013):
+            points.append(mpmath.mpf(kink + offset))
+    return points
+
+
 def _finite_differences(step, wrt, expression, derivative, f, df, fixed, rng, points, guards=()):
     variables = _variables(expression, derivative, wrt)
     worst = 0.0
     valid = 0
     example = None
+    near = _near_features(expression, wrt, fixed)
+    points = points + len(near)  # every side of every corner, besides the random points
     with mpmath.workdps(DPS):
-        for attempt in range(TRIES):
+        for attempt in range(TRIES + len(near)):
             if valid >= points:
                 break
             values = dict(fixed)
             values.update({v: _sample(rng, attempt) for v in variables if v not in fixed or v == wrt})
+            if attempt < len(near):
+                values[wrt] = near[attempt]
             at = values[wrt]
             exact = df(values, DPS)
             values[wrt] = at + STEP
