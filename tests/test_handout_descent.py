@@ -86,7 +86,7 @@ def test_a_failed_descent_check_refuses_the_handout(failing_gradient_check, tmp_
 
 
 # -- the lesson handout ---------------------------------------------------------------------------
-HEADINGS = {"markdown": r"^## Problem (\d+)", "html": r"<h2>Problem (\d+)", "latex": r"\\section\*\{Problem (\d+)"}
+HEADINGS = {"markdown": r"^## Problem (\d+)", "html": r"<h2>Problem (\d+)", "latex": r"^% Problem (\d+)$"}
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "html", "latex"])
@@ -130,7 +130,7 @@ def test_the_lesson_with_descent_compiles_to_pdf(tmp_path, lesson):
     if shutil.which("pdftotext"):
         words = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, timeout=60).stdout
         number = lesson.descent.spec.number
-        assert f"Problem {number}" in words and "Gradient descent, worked with numbers" in words
+        assert f"{number}. (" in words and "Gradient descent, worked with numbers" in words
 
 
 # -- derive descend --format html -------------------------------------------------------------------

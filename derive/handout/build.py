@@ -396,6 +396,9 @@ def render(handout, fmt, *, answers=True, templates=None):
     def style(item):
         return item.spec.working or ps.working
 
+    def room_lines(item):  # Markdown has no lengths: an empty line for about each centimetre
+        return round(page.room(item.spec.space, ps.space, item.spec.points))
+
     def teacher(parts):
         return prompts.write(parts, layout)
 
@@ -403,7 +406,7 @@ def render(handout, fmt, *, answers=True, templates=None):
         handout=handout, ps=handout.problem_set, items=handout.solved, answers=answers, f=f, say=say,
         descent=handout.descent, dsay=dsay, dnum=dnum, max_listed=MAX_LISTED, hw=words, paper=ps.paper,
         total=_points_text(sum(scored)) if scored else "", points=lambda item: points[id(item)],
-        room=room, style=style, teacher=teacher, notation=notation.notation(handout, answers),
+        room=room, style=style, room_lines=room_lines, teacher=teacher, notation=notation.notation(handout, answers),
         instructions=teacher(ps.instructions_parts) if ps.instructions else "",
         css=page.css_string, page_content=page.css_page_content)
     from derive.render.printing import unicode_to_latex
@@ -490,6 +493,9 @@ def compile_pdfs(jobs):
     All or nothing: the PDFs are written only when every one compiled, so a LaTeX error
     in one version never leaves the other behind, mismatched."""
     engine = tex_engine()
+    # "Page 1 of 4" reads the page count from the previous pass: latexmk reruns by itself,
+    # pdflatex is run twice.
+    passes = 1 if Path(engine[0]).name == "latexmk" else 2
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
         running = []
         try:
@@ -497,33 +503,40 @@ def compile_pdfs(jobs):
                 folder = Path(work) / str(k)
                 folder.mkdir()
                 (folder / "handout.tex").write_text(tex, encoding="utf-8")
-                # One pass is final: the handout has no cross-references. The engine's
-                # messages go to a file, so a long log can never fill a pipe and stall it.
+                # The engine's messages go to a file, so a long log can never fill a pipe and stall it.
                 log = open(folder / "engine.log", "w+", encoding="utf-8", errors="replace")
-                running.append((folder, log, subprocess.Popen(
-                    engine + ["handout.tex"], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL)))
-            pdfs = []
-            for (tex, _), (folder, log, process) in zip(jobs, running):
-                try:
-                    code = process.wait(timeout=TEX_SECONDS)
-                except subprocess.TimeoutExpired:
-                    raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
-                if code != 0:
-                    log.seek(0)
-                    raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(log.read(), tex)}")
-                pdf = folder / "handout.pdf"
-                if not pdf.is_file():
-                    raise DeriveError("the TeX engine wrote no PDF")
-                pdfs.append(pdf.read_bytes())
+                running.append([folder, log, None])
+            for _ in range(passes):
+                for entry in running:
+                    entry[2] = subprocess.Popen(engine + ["handout.tex"], cwd=entry[0], stdout=entry[1],
+                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                pdfs = _finish(jobs, running)
         finally:
             for _, log, process in running:
-                if process.poll() is None:
+                if process is not None and process.poll() is None:
                     process.kill()
                     process.wait()
                 log.close()
     for (_, target), pdf in zip(jobs, pdfs):
         write_whole(target, pdf)
+
+
+def _finish(jobs, running):
+    """Wait for one pass of every job; its PDFs, or DeriveError with the first LaTeX error."""
+    pdfs = []
+    for (tex, _), (folder, log, process) in zip(jobs, running):
+        try:
+            code = process.wait(timeout=TEX_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
+        if code != 0:
+            log.seek(0)
+            raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(log.read(), tex)}")
+        pdf = folder / "handout.pdf"
+        if not pdf.is_file():
+            raise DeriveError("the TeX engine wrote no PDF")
+        pdfs.append(pdf.read_bytes())
+    return pdfs
 
 
 def tex_error(log, tex):
