@@ -20,10 +20,13 @@ from derive.errors import DeriveError
 @click.option("--tolerance", type=click.IntRange(0, 100), default=1, show_default=True,
               help="How many steps a variant's worked solution may differ from the reference's by "
                    "(its rules and chain depth must be the same).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=click.Path(),
               help="Also write the kept variants: .csv (problem, variant, parameters, expression, wrt, "
-                   "derivative) or .json.")
-def variants(problem_set, count, seed, tolerance, output):
+                   "derivative) or .json; a Moodle XML quiz of STACK questions (.xml, --format stack); or a "
+                   "folder of PrairieLearn questions (--format prairielearn).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "stack", "prairielearn"]),
+              help="What -o writes (default: by its extension; .xml is stack).")
+def variants(problem_set, count, seed, tolerance, output, fmt):
     """Draw COUNT distinct variants of every problem template of SET.toml, each kept only
     when the engine finds it asks for the same work as the problem's reference (the same
     rules, the same chain-rule depth, about as many steps); say how many draws were
@@ -33,6 +36,8 @@ def variants(problem_set, count, seed, tolerance, output):
     Examples:
       derive variants examples/class.toml --count 30
       derive variants examples/practice.toml --count 200 --seed 7 -o variants.csv
+      derive variants examples/class.toml --count 30 -o quiz.xml --format stack
+      derive variants examples/class.toml --count 30 -o questions/ --format prairielearn
 
     Exit codes: 0 enough variants; 2 bad template, or too few distinct variants (the
     report says which problem and why); 3 a variant failed its numeric check.
@@ -40,6 +45,14 @@ def variants(problem_set, count, seed, tolerance, output):
     from derive import startup
     from derive.handout import variants as balancing
 
+    if output and fmt is None:
+        suffix = output.lower().rsplit(".", 1)[-1] if "." in output else ""
+        fmt = {"csv": "csv", "json": "json", "xml": "stack"}.get(suffix)
+        if fmt is None:
+            raise DeriveError(f"cannot tell what to write to {output}: use .csv, .json, .xml (STACK) or "
+                              f"--format prairielearn with a folder")
+    if fmt and not output:
+        raise DeriveError("--format says what -o writes: give -o too")
     template = balancing.load_template(problem_set)
     template.problem_set({p.number: balancing.Balancer(template, p, tolerance=tolerance, seed=seed).reference.draw
                           for p in template.templated})  # every other key checked as a handout is
@@ -50,8 +63,16 @@ def variants(problem_set, count, seed, tolerance, output):
         click.echo(f"{problem_set} has no [problems.params]: every problem is fixed.", err=True)
     short = [r for r in reports if not r.enough]
     if output and not short:
-        balancing.write_variants(reports, output)
-        click.echo(f"Wrote {output}", err=True)
+        if fmt in ("csv", "json"):
+            balancing.write_variants(reports, output)
+            click.echo(f"Wrote {output}", err=True)
+        else:
+            from derive.handout import exports
+
+            notes = exports.write(template, reports, output, fmt)
+            for note in notes:
+                click.echo(f"Note: {note}", err=True)
+            click.echo(f"Wrote {output}", err=True)
     if short:
         names = ", ".join("[descent]" if r.problem.descent else f"problem {r.problem.number}" for r in short)
         raise DeriveError(f"{names} cannot give {count} distinct variants that ask for the same work "
