@@ -54,7 +54,7 @@ def variants(problem_set, count, seed, tolerance, output, fmt):
     if fmt and not output:
         raise DeriveError("--format says what -o writes: give -o too")
     template = balancing.load_template(problem_set)
-    template.problem_set({p.number: balancing.Balancer(template, p, tolerance=tolerance, seed=seed).reference.draw
+    template.problem_set({p.number: balancing.Balancer(template, p, tolerance=tolerance, seed=seed).reference_draw
                           for p in template.templated})  # every other key checked as a handout is
     startup.imports_done()
     reports = balancing.survey(template, count, seed=seed, tolerance=tolerance)

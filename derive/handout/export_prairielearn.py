@@ -147,7 +147,7 @@ def write(template, kept, folder):
             variants = kept[problem.number]
         else:
             if fixed is None:
-                draws = {p.number: Balancer(template, p).reference.draw for p in template.templated}
+                draws = {p.number: Balancer(template, p).reference_draw for p in template.templated}
                 fixed = build.solve(template.problem_set(draws))
             item = next(i for i in fixed.solved if i.spec.number == problem.number)
             variants = [Variant(problem.number, {}, entry, solved=item)]

@@ -448,4 +448,4 @@ def export(template, kept, *, seed=0):
 def _fixed_set(template):
     from derive.handout.variants import Balancer
 
-    return template.problem_set({p.number: Balancer(template, p).reference.draw for p in template.templated})
+    return template.problem_set({p.number: Balancer(template, p).reference_draw for p in template.templated})

@@ -123,7 +123,7 @@ class Class:
         self.template, self.seed = template, seed
         self.balancers = {p.number: Balancer(template, p, tolerance=tolerance, seed=seed)
                           for p in template.templated}
-        reference = template.problem_set({n: b.reference.draw for n, b in self.balancers.items()})
+        reference = template.problem_set({n: b.reference_draw for n, b in self.balancers.items()})
         fixed = build.ProblemSet(reference.title, [s for s in reference.problems if s.number not in self.balancers],
                                  source=reference.source,
                                  descent=reference.descent if template.descent and template.descent.params is None

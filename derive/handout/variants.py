@@ -311,10 +311,24 @@ class Balancer:
         self.tolerance = tolerance
         self.check_seed = seed
         self.solved = {}  # key -> build.Solved / SolvedDescent
-        self.reference = None
         self.reference_given = problem.params.reference is not None
-        self.reference_trace = None
-        self._find_reference()
+        self._reference = None
+
+    @property
+    def reference(self):
+        """The reference Variant, solved (found and solved on first use)."""
+        if self._reference is None:
+            self._find_reference()
+        return self._reference
+
+    @property
+    def reference_draw(self):
+        """The reference's values; given ones cost nothing to know."""
+        return self.problem.params.reference if self.reference_given else self.reference.draw
+
+    @property
+    def reference_trace(self):
+        return self.reference.trace
 
     # -- one draw --------------------------------------------------------------------------
     def solve(self, draw):
@@ -391,9 +405,9 @@ class Balancer:
             if params.failed_constraint(draw):
                 continue
             entry, item = self.solve(draw)
-            self.reference = Variant(self.problem.number, draw, entry, solved=item)
+            self._reference = Variant(self.problem.number, draw, entry, solved=item)
             if not self.problem.descent:
-                self.reference.trace = self.reference_trace = Trace.of(item.document)
+                self._reference.trace = Trace.of(item.document)
             return
         raise TemplateError(f"{params.where}: no draw in {tried} meets the constraints "
                             f"({'; '.join(t for t, _ in params.constraints)}); loosen 'where' or widen the ranges")
@@ -414,8 +428,7 @@ class Balancer:
                             f"change the ranges or the constraints so the rules stay the same")
 
     def describe_reference(self):
-        ref = self.reference
-        return self.problem.describe(ref.draw)
+        return self.problem.describe(self.reference_draw)
 
     # -- many distinct variants ----------------------------------------------------------------
     def distinct(self, count, seed=0):
@@ -514,7 +527,7 @@ def reference_data(data, source="<problem set>", folder=None):
     template = read_template(data, source, folder)
     draws = {}
     for problem in template.templated:
-        draws[problem.number] = Balancer(template, problem).reference.draw
+        draws[problem.number] = Balancer(template, problem).reference_draw
     return template.concrete(draws)
 
 
