@@ -219,19 +219,18 @@ def render_all(klass, students, fmt, *, templates=None, jobs=None):
     return results
 
 
-def combine_latex(texts):
-    """One LaTeX document from several whole ones (the same preamble): each body after a
-    page break, so a printed class set comes apart into one stack per student."""
-    first = texts[0]
-    begin, end = "\\begin{document}", "\\end{document}"
-    if begin not in first or end not in first:
-        raise DeriveError("the handout template gave no \\begin{document} … \\end{document}; cannot combine")
-    preamble = first[:first.index(begin) + len(begin)]
-    bodies = []
-    for text in texts:
-        body = text[text.index(begin) + len(begin):text.rindex(end)]
-        bodies.append("\\setcounter{page}{1}\n" + body.strip("\n"))
-    return preamble + "\n" + "\n\\clearpage\n".join(bodies) + "\n" + end + "\n"
+def combine_pdfs(parts, target):
+    """One PDF of several (each student's starts on a page of its own), with pdfunite."""
+    import subprocess
+
+    tool = shutil.which("pdfunite")
+    if tool is None:
+        raise DeriveError("--combined joins the students' PDFs with pdfunite, which is not installed; on Debian "
+                          "or Ubuntu: apt-get install poppler-utils (or drop --combined)")
+    done = subprocess.run([tool, *map(str, parts), str(target)], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0 or not Path(target).is_file():
+        raise DeriveError(f"pdfunite could not join the PDFs: {done.stderr.strip()[:200]}")
 
 
 def write_class(klass, students, folder, fmt, *, combined=False, templates=None, jobs=None):
@@ -241,8 +240,8 @@ def write_class(klass, students, folder, fmt, *, combined=False, templates=None,
     from derive.handout import build
     from derive.files import write_whole
 
-    if combined and fmt not in ("pdf", "latex"):
-        raise DeriveError("--combined makes one document to print: use it with .pdf or LaTeX output")
+    if combined and fmt != "pdf":
+        raise DeriveError("--combined makes one PDF to print: use it with --format pdf")
     if fmt == "pdf":
         build.tex_engine()
     folder = Path(folder)
@@ -252,13 +251,9 @@ def write_class(klass, students, folder, fmt, *, combined=False, templates=None,
     versions = [Version(student, None, rows) for student, _, rows in rendered]
     ext = EXTENSIONS[fmt]
     files = {}  # name -> text (or .tex to compile)
-    if combined:
-        files["handouts" + ext] = combine_latex([texts[0] for _, texts, _ in rendered])
-        files["answers" + ext] = combine_latex([texts[1] for _, texts, _ in rendered])
-    else:
-        for student, (plain, key), _ in rendered:
-            files[student.file + ext] = plain
-            files[student.file + "-answers" + ext] = key
+    for student, (plain, key), _ in rendered:
+        files[student.file + ext] = plain
+        files[student.file + "-answers" + ext] = key
     folder.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".derive-class-", dir=folder.parent if folder.parent.exists() else None))
     try:
@@ -267,6 +262,10 @@ def write_class(klass, students, folder, fmt, *, combined=False, templates=None,
             width = max(1, os.cpu_count() or 1)
             for k in range(0, len(jobs_list), width):  # as many TeX engines at once as cores
                 build.compile_pdfs(jobs_list[k:k + width])
+            if combined:  # one stack to print: every student's pages, in roster order
+                combine_pdfs([stage / (s.file + ext) for s in students], stage / "handouts.pdf")
+                combine_pdfs([stage / (s.file + "-answers" + ext) for s in students], stage / "answers.pdf")
+                files = {"handouts.pdf": None, "answers.pdf": None}
         else:
             for name, text in files.items():
                 write_whole(stage / name, text)
