@@ -308,11 +308,12 @@ def test_the_stack_answers_equal_derive_under_maxima_itself(stack_quiz, tmp_path
 
     _, questions, _ = stack_quiz
     points = ["37/100", "13/11", "-5/7"]
-    lines, expected = ["rand(n) := random(n)$"], []
+    lines, expected = [], []
     for q_index, question in enumerate(questions):
         for seed in (1, 2, 3):
             tag = f"q{q_index}s{seed}"
-            lines.append(f"set_random_state(make_random_state({seed}))$")
+            # each STACK question has a CAS session of its own; STACK's rand(n) is 0..n-1
+            lines += ["kill(all)$", "rand(n) := random(n)$", f"set_random_state(make_random_state({seed}))$"]
             lines.extend(line.split("/*")[0].strip().rstrip(";") + "$"
                          for line in question.question_variables().splitlines() if not line.startswith("/*"))
             lines.append(f'print("{tag}v", v)$')
@@ -337,7 +338,8 @@ def test_the_stack_answers_equal_derive_under_maxima_itself(stack_quiz, tmp_path
         candidates = list(enumerate_mistakes(expr, x, right))
         for k, p in enumerate(points):
             at = {**fixed, x: sympy.Rational(p)}
-            assert float(out[f"{tag}t{k}"]) == pytest.approx(float(right.subs(at)), rel=1e-9, abs=1e-12)
+            assert float(out[f"{tag}t{k}"]) == pytest.approx(float(right.subs(at)), rel=1e-9, abs=1e-12), \
+                (tag, variant.entry["expression"], question.question_variables())
             for m, (code, *_rest) in enumerate(question.mistakes, start=1):
                 value = float(out[f"{tag}m{m}p{k}"])
                 assert any(c == code and value == pytest.approx(float(w.subs(at)), rel=1e-9, abs=1e-12)

@@ -120,8 +120,11 @@ def question_files(template, problem, variants):
         "type": "v3",
     }
     html = QUESTION_HTML.replace("@VARIABLES@", ", ".join(variables)).replace("@WRT@", wrt)
-    server = SERVER_PY.replace("@VARIANTS@", json.dumps(data, ensure_ascii=False, indent=1)) \
-        .replace("@VARIABLES@", json.dumps(variables)).replace("@FUNCTIONS@", json.dumps(list(FUNCTIONS)))
+    import pprint
+
+    # Python literals (None, not null): the data is plain str/list/dict, printed by pprint.
+    server = SERVER_PY.replace("@VARIANTS@", pprint.pformat(data, width=110)) \
+        .replace("@VARIABLES@", repr(variables)).replace("@FUNCTIONS@", repr(list(FUNCTIONS)))
     return {"info.json": json.dumps(info, indent=2) + "\n", "question.html": html, "server.py": server}
 
 
