@@ -185,12 +185,9 @@ def test_the_same_seed_and_id_give_the_same_version_and_a_new_student_changes_no
         runs.append(manifest(tmp_path / out))
     assert runs[0] == runs[1]
     assert [r for r in runs[2] if r["student_id"] != "z9"] == runs[0]
-    other_seed = variants.load_template(EXAMPLES / "class.toml")
     assert len({r["expression"] for r in runs[0] if r["problem"] == "2"}) > 1  # students differ
     assert set(MANIFEST_COLUMNS) == set(runs[0][0])
-    text = (tmp_path / "one" / "b2.md").read_text()
-    assert "Student b2 (b2)" in text and runs[0][5]["expression"] in text.replace("\\", "") or True
-    assert other_seed.templated
+    assert "Student b2 (b2)" in (tmp_path / "one" / "b2.md").read_text()  # the name on the student's copy
 
 
 MANIFEST_COLUMNS = ("student_id", "problem", "seed", "expression", "wrt", "derivative")
