@@ -26,9 +26,9 @@ from derive.files import write_whole
 
 TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent",
             "paper", "space", "working"}
-PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points", "space", "working"}
+PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points", "params", "space", "working"}
 DESCENT_KEYS = {"name", "synthetic", "data", "learning_rate", "steps", "seed", "x", "y", "lambda", "delta",
-                "prompt", "points", "space", "working"}
+                "prompt", "points", "params", "space", "working"}
 MAX_DESCENT_POINTS = 1000  # a handout's worked example: small data (the sum with it plugged in shows up to 8)
 MAX_DESCENT_STEPS = 100_000
 MAX_LISTED = 20  # the [descent] problem lists its data (for working by hand) up to this many points
@@ -159,8 +159,14 @@ def parse_problem_set(data, source="<problem set>", folder=None):
     """A ProblemSet from the parsed TOML, or DeriveError naming what is wrong and where.
 
     ``folder`` is where a ``[descent]`` table's ``data`` path is looked up (by default the
-    folder of ``source``, when that is a file).
+    folder of ``source``, when that is a file). A set with ``params`` (problem templates,
+    see derive.handout.variants) gives its reference version.
     """
+    from derive.handout import variants
+
+    if isinstance(data, dict) and variants.has_params(data):
+        folder = folder if folder is not None else (Path(source).parent if Path(source).is_file() else Path.cwd())
+        data = variants.reference_data(data, source, folder)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise DeriveError(f"{source}: unknown key '{unknown[0]}' at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
@@ -303,13 +309,8 @@ def _problem(entry, number, source):
 def solve(problem_set, *, seed=0, progress=None):
     """Explain and check every problem (``progress`` is called once per problem)."""
     from derive.derivation import explain, gradient
-    from derive.handout import prompts
 
-    # A teacher's text may hold maths between dollars: read it now, so a mistake in it
-    # stops the handout before any work is done.
-    problem_set.instructions_parts = prompts.read(problem_set.instructions, f"{problem_set.source}: 'instructions'")
-    for spec in problem_set.problems:
-        spec.prompt_parts = prompts.read(spec.prompt, f"{problem_set.source}: problem {spec.number}: the key 'prompt'")
+    _read_prompts(problem_set)  # a mistake in a teacher's maths stops the handout before any work
     solved = []
     for spec in problem_set.problems:
         text = spec.name or spec.expression
@@ -326,6 +327,19 @@ def solve(problem_set, *, seed=0, progress=None):
             progress(spec)
     descent = _solve_descent(problem_set) if problem_set.descent is not None else None
     return Handout(problem_set, solved, descent)
+
+
+def _read_prompts(problem_set):
+    """Read a teacher's texts (the instructions, each prompt) into text and the maths between
+    dollars, once; DeriveError names the key of a text whose maths cannot be read."""
+    from derive.handout import prompts
+
+    if problem_set.instructions and not problem_set.instructions_parts:
+        problem_set.instructions_parts = prompts.read(problem_set.instructions,
+                                                      f"{problem_set.source}: 'instructions'")
+    for spec in problem_set.problems:
+        if spec.prompt and not spec.prompt_parts:
+            spec.prompt_parts = prompts.read(spec.prompt, f"{problem_set.source}: problem {spec.number}: the key 'prompt'")
 
 
 def _solve_descent(problem_set):
@@ -368,6 +382,7 @@ def render(handout, fmt, *, answers=True, templates=None):
     search = rendering._search_path(templates)
     latex = layout == "latex"
     ps = handout.problem_set
+    _read_prompts(ps)  # solve() reads them; a handout built another way (a student's version) too
     for item in handout.solved:
         item.solution = _embedded(rendering.render(item.document, layout, embedded=True, directory=search),
                                   layout) if answers else ""
