@@ -263,7 +263,8 @@ def test_the_combined_pdf_has_a_page_break_per_student(tmp_path, capsys):
         if shutil.which("pdftotext") else ""
     if text:
         pages = text.split("\f")
-        starts = [k for k, page in enumerate(pages) if "your own version" in page]
+        # each copy starts on its own page 1 (the title also heads every later page)
+        starts = [k for k, page in enumerate(pages) if "your own version" in page and "Page 1 of" in page]
         assert len(starts) == 2 and starts[0] == 0 and starts[1] > 0
 
 
