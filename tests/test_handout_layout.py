@@ -508,3 +508,19 @@ def test_points_must_be_finite(tmp_path):
         handout.render(solved, "latex")
     assert "problem 1" in str(error.value) and "'points'" in str(error.value)
     assert math.isinf(solved.problem_set.problems[0].points)
+
+
+@pytest.mark.skipif(not shutil.which("kpsewhich"), reason="kpsewhich is not installed (Debian: texlive-base)")
+def test_a_missing_latex_class_is_named_with_its_package_before_tex_runs(monkeypatch):
+    preamble = "\\documentclass[11pt]{exam}\n\\usepackage{amsmath, nosuchpackage}\n\\begin{document}"
+    with pytest.raises(DeriveError) as error:
+        handout.require_tex_files(preamble)
+    assert "nosuchpackage.sty is not installed" in str(error.value) and "exam.cls" not in str(error.value)
+
+    class Nothing:  # a machine with TeX but without texlive-latex-extra
+        stdout = ""
+
+    monkeypatch.setattr(handout.subprocess, "run", lambda *a, **k: Nothing())
+    with pytest.raises(DeriveError) as error:
+        handout.require_tex_files(preamble)
+    assert "exam.cls" in str(error.value) and "apt-get install texlive-latex-extra" in str(error.value)

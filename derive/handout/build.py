@@ -590,9 +590,43 @@ def write_versions(handout, versions, fmt, *, templates=None):
     failure in one leaves none of them half-made or out of step with the other."""
     if fmt == "pdf":
         tex_engine()  # say what is missing before any work is done
-        compile_pdfs([(render(handout, "pdf", answers=answers, templates=templates), path)
-                      for path, answers in versions])
+        jobs = [(render(handout, "pdf", answers=answers, templates=templates), path) for path, answers in versions]
+        require_tex_files(jobs[0][0])
+        compile_pdfs(jobs)
         return
     texts = [(path, render(handout, fmt, answers=answers, templates=templates)) for path, answers in versions]
     for path, text in texts:
         write_whole(path, text)
+
+
+# The Debian package of each LaTeX file the packaged templates use beyond texlive-latex-base.
+TEX_PACKAGES = {"exam.cls": "texlive-latex-extra", "needspace.sty": "texlive-latex-extra"}
+
+
+def require_tex_files(tex):
+    """DeriveError naming the package to install when a class or package that ``tex`` loads
+    is not installed (asked of kpsewhich, when there is one), before TeX runs and fails."""
+    import re
+
+    kpsewhich = shutil.which("kpsewhich")
+    if kpsewhich is None:
+        return
+    preamble = tex.split("\\begin{document}", 1)[0]
+    wanted = [f"{name.strip()}.cls" for name in re.findall(r"\\documentclass(?:\[[^\]]*\])?\{([^}]*)\}", preamble)]
+    for names in re.findall(r"\\usepackage(?:\[[^\]]*\])?\{([^}]*)\}", preamble):
+        wanted += [f"{name.strip()}.sty" for name in names.split(",") if name.strip()]
+    wanted = [name for name in wanted if re.fullmatch(r"[A-Za-z0-9-]+\.(cls|sty)", name)]
+    if not wanted:
+        return
+    try:
+        found = subprocess.run([kpsewhich, *wanted], capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return  # TeX itself will say what is missing
+    missing = [name for name in wanted if not any(Path(path).name == name for path in found)]
+    if missing:
+        packages = sorted({TEX_PACKAGES.get(name, "") for name in missing} - {""})
+        hint = f"; on Debian or Ubuntu: apt-get install {' '.join(packages)}" if packages else ""
+        verb = "is" if len(missing) == 1 else "are"
+        raise DeriveError(f"LaTeX cannot make the PDF: {', '.join(missing)} {verb} not installed{hint} "
+                          f"(or write .html or .tex)")
