@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from derive.handout import build as handout
 from derive.descend import descend, fmt_number, synthetic
 from derive.errors import DeriveError
+from latex_tools import needs_handout_pdf
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HEAD = 'title = "t"\n[[problems]]\nexpression = "x^2"\nwrt = "x"\n[descent]\n'
@@ -122,7 +123,7 @@ def test_the_answer_key_numbers_are_descends_own(lesson, fmt):
         assert fmt_number(again.closed_form.values["weight"], 6, latex=latex) in key
 
 
-@pytest.mark.skipif(not shutil.which("pdflatex"), reason="pdflatex is not installed (.ci/run installs it)")
+@needs_handout_pdf
 def test_the_lesson_with_descent_compiles_to_pdf(tmp_path, lesson):
     out = tmp_path / "lesson.pdf"
     handout.write(lesson, str(out), "pdf", answers=True)

@@ -17,6 +17,7 @@ import sympy
 from derive.errors import DeriveError
 from derive.handout import build as handout
 from derive.handout import layout, notation, prompts
+from latex_tools import HANDOUT_PDF
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -25,14 +26,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 A4, LETTER = (595.3, 841.9), (612.0, 792.0)  # points, as pdfinfo reports them
 
 
-def _has_exam_class():
-    if not shutil.which("kpsewhich"):
-        return False
-    found = subprocess.run(["kpsewhich", "exam.cls", "needspace.sty"], capture_output=True, text=True, timeout=60)
-    return len(found.stdout.split()) == 2
-
-
-TEX = bool(shutil.which("pdflatex") and shutil.which("pdftotext") and shutil.which("pdfinfo")) and _has_exam_class()
+TEX = HANDOUT_PDF and bool(shutil.which("pdftotext") and shutil.which("pdfinfo"))
 needs_tex = pytest.mark.skipif(not TEX, reason="needs pdflatex, poppler-utils and the exam class "
                                                "(Debian: texlive-latex-extra poppler-utils)")
 needs_chromium = pytest.mark.skipif(not (CHROMIUM and shutil.which("pdftotext") and shutil.which("pdfinfo")),
@@ -411,6 +405,14 @@ def test_html_headings_go_down_one_level_at_a_time(solved):
             levels = outline.levels
             assert levels[0] == 1 and levels.count(1) == 1
             assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
+
+
+def test_html_maths_has_the_true_minus_sign(solved):
+    for solved_set in solved.values():
+        page = handout.render(solved_set, "html", answers=True)
+        maths = "".join(re.findall(r"<math.*?</math>", page, flags=re.S))
+        assert maths.count("\u2212") > 10
+        assert not re.search(r"<m[on]>-", maths)  # no hyphen-minus as an operator or in a number
 
 
 def test_html_asks_for_the_maths_fonts_and_the_paper(solved):

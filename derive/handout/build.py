@@ -426,7 +426,18 @@ def render(handout, fmt, *, answers=True, templates=None):
         css=page.css_string, page_content=page.css_page_content)
     from derive.render.printing import unicode_to_latex
 
+    if layout == "html":
+        return _true_minus(text)
     return unicode_to_latex(text) if latex else text
+
+
+def _true_minus(page):
+    """Every minus of the page's MathML as the minus sign U+2212, never the hyphen, whichever
+    printer wrote it (the worked solutions, the descent, the frame)."""
+    import re
+
+    page = page.replace("<mo>-</mo>", "<mo>\u2212</mo>")
+    return re.sub(r"<mn>-([0-9.]+)</mn>", "<mo>\u2212</mo><mn>\\1</mn>", page)
 
 
 def _prompt_latex_words():
