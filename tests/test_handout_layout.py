@@ -281,6 +281,17 @@ def test_a_wrong_layout_key_is_one_clear_line(tmp_path, text, message):
             assert "problem 1" in str(error.value)
 
 
+def test_html_print_header_holds_the_title_as_typed(tmp_path):
+    path = tmp_path / "set.toml"
+    path.write_text('title = "Q&A <1> \\"x\\""\ncourse = "C}{"\n[[problems]]\nexpression = "x^2"\nwrt = "x"\n')
+    page = handout.render(handout.solve(handout.load(path)), "html", answers=False)
+    right = re.search(r'@top-right \{ content: "([^"]*)"', page).group(1)
+    left = re.search(r'@top-left \{ content: "([^"]*)"', page).group(1)
+    css_text = lambda s: re.sub(r"\\([0-9a-f]+) ", lambda m: chr(int(m.group(1), 16)), s)
+    assert css_text(right) == 'Q&A <1> "x"' and css_text(left) == "C}{"
+    assert "<title>Q&amp;A &lt;1&gt; &quot;x&quot;</title>" in page
+
+
 def test_css_strings_cannot_close_their_string_or_the_style():
     text = 'A "course"; } </style><script>alert(1)</script>\\'
     escaped = layout.css_string(text)
