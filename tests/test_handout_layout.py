@@ -432,6 +432,13 @@ def test_html_asks_for_the_maths_fonts_and_the_paper(solved):
     assert "size: A4" in page
 
 
+def test_html_prints_on_the_sets_paper(tmp_path):
+    path = tmp_path / "set.toml"
+    path.write_text('title = "T"\npaper = "letter"\n[[problems]]\nexpression = "x^2"\nwrt = "x"\n')
+    page = handout.render(handout.solve(handout.load(path)), "html", answers=False)
+    assert re.findall(r"@page \{ size: (\w+)", page) == ["letter"]
+
+
 PROBE = """<script>
 window.addEventListener("load", function () {
   var root = document.documentElement, bad = [];
