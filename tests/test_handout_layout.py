@@ -353,7 +353,7 @@ def test_teacher_maths_is_typeset_and_teacher_text_is_escaped():
     parts = prompts.read(r"Write the chain rule for $d/dx f(g(x))$ and $dL/dw = 2x$; \input{/etc/passwd} costs \$5 & 10% #_~^",
                          "here")
     tex = prompts.write(parts, "latex")
-    assert r"$\displaystyle \frac{d}{dx} f" in tex and r"dL/dw = 2 x$" in tex.replace("{L}", "L").replace("{w}", "w")
+    assert r"$\displaystyle \frac{\mathrm{d}}{\mathrm{d}x}f(g(x))" in tex and r"dL/dw = 2x$" in tex
     assert r"\input{" not in tex and r"\textbackslash{}input" in tex
     assert r"\$5" in tex and r"\&" in tex and r"\%" in tex and r"\#" in tex and r"\_" in tex
     page = prompts.write(parts, "html")
@@ -380,7 +380,7 @@ def test_derives_own_prompts_are_maths(solved):
     assert len(prompts_tex) == 20
     for line in prompts_tex:
         assert "$" in line and not re.search(r"d/d[a-z]", line.replace("$", "")), line
-    assert r"\frac{d}{dx} f{\left(g{\left(x \right)} \right)}" in prompts_tex[18]  # problem 19, the teacher's
+    assert r"\frac{\mathrm{d}}{\mathrm{d}x}f(g(x))" in prompts_tex[18]  # problem 19, the teacher's
 
 
 @needs_tex

@@ -450,11 +450,11 @@ def _prompt_latex_words():
         def leibniz(self, top, wrt, partial=False):
             if top.is_Atom and wrt.is_Atom:
                 mark = r"\partial " if partial else "d"
-                return f"${mark}{LatexFormat.m(self, top)}/{mark}{LatexFormat.m(self, wrt)}$"
-            return r"$\displaystyle %s$" % LatexFormat.leibniz(self, top, wrt, partial)
+                return f"${mark}{self.spell(self.node(top))}/{mark}{self.spell(self.node(wrt))}$"
+            return r"$\displaystyle %s$" % LatexFormat(self.notation).leibniz(top, wrt, partial)
 
         def dd(self, expr, wrt, partial=False):
-            return r"$\displaystyle %s$" % LatexFormat.dd(self, expr, wrt, partial)
+            return r"$\displaystyle %s$" % LatexFormat(self.notation).dd(expr, wrt, partial)
 
     return PromptLatexWords()
 

@@ -122,7 +122,7 @@ def write(parts, layout):
         from derive.render.formats import HtmlFormat
 
         class Bare(HtmlFormat):  # MathML without its <math>, so one span holds every side
-            def _math(self, inner):
+            def wrap(self, inner):
                 return f"<mrow>{inner}</mrow>"
 
         bare, escape = Bare(), html.escape
