@@ -17,8 +17,15 @@ import click
 from derive.cli.output import CONTEXT
 
 
+LOSSES = ("mse", "ridge", "bce", "mae", "huber", "relu", "mlp")  # derive.descend.SUPPORTED, without importing NumPy
+
+
+def _complete_loss(ctx, param, incomplete):
+    return [name for name in LOSSES if name.startswith(incomplete)]
+
+
 @click.command(context_settings=CONTEXT)
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_loss)
 @click.option("--data", "data_path", metavar="FILE.csv",
               help="A CSV file with a header row and the columns x and y (see --x, --y).")
 @click.option("--synthetic", type=int, metavar="N",

@@ -21,8 +21,8 @@ from derive.descend.compile import compile_model
 COLOURS = {"loss": "#0072B2", "minimum": "#D55E00", "data": "#555555", "closed_form": "#000000",
            "stages": ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2"]}
 STAGE_STYLES = [(0, (1, 1.5)), (0, (5, 1.5, 1, 1.5)), (0, (4, 2)), (0, (8, 2)), "-"]
-PANEL = (5.0, 3.7)  # inches: 360 × 266 pt, so 12 pt type stays about 12 px on a 390 px phone
-FONT = {"base": 12, "title": 12.5, "ticks": 11.5, "legend": 11}
+PANEL = (5.0, 3.7)  # inches: 360 × 266 pt, so 12.5 pt type stays about 12 px on a 390 px phone
+FONT = {"base": 13, "title": 13.5, "ticks": 12.5, "legend": 12}
 STYLE = {"font.size": FONT["base"], "axes.titlesize": FONT["title"], "axes.labelsize": FONT["base"],
          "xtick.labelsize": FONT["ticks"], "ytick.labelsize": FONT["ticks"], "legend.fontsize": FONT["legend"],
          "svg.fonttype": "none", "svg.hashsalt": "derive", "font.family": "sans-serif",
@@ -101,7 +101,7 @@ def _thinned(count):
 
 
 def _loss_panel(run, ax, say):
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     from derive.descend.rounding import Numbers
 
@@ -110,7 +110,7 @@ def _loss_panel(run, ax, say):
     steps = run.history.column("step")[keep]
     losses = run.history.column("loss")[keep]
     finite = np.isfinite(losses)
-    ax.plot(steps[finite], losses[finite], color=COLOURS["loss"], lw=2.2, label=say.plot_loss_label(run))
+    ax.plot(steps[finite], losses[finite], color=COLOURS["loss"], lw=2.2)
     shown = losses[finite]
     form = run.closed_form
     if form is not None and math.isfinite(form.loss):
@@ -119,11 +119,14 @@ def _loss_panel(run, ax, say):
     log = shown.size and np.all(shown > 0) and shown.max() / shown.min() > 50
     if log:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
-        ax.yaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10), numticks=12))
+        decades = math.log10(shown.max() / shown.min())
+        # 1, 2, 5 × 10ᵏ over a few decades; powers of ten (thinned) over many, as a diverged run has
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 4 else (1.0,), numticks=8))
+        ax.yaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) if decades < 8 else (), numticks=12))
     else:
         ax.yaxis.set_major_locator(MaxNLocator(6))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: numbers.one(v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _tick(numbers.one(v))))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
     last = np.flatnonzero(finite)
     if last.size:  # the final loss, written where the curve ends, so it can be read off
@@ -138,7 +141,12 @@ def _loss_panel(run, ax, say):
     ax.grid(alpha=0.3, which="major")
     ax.margins(x=0.02, y=0.12)
     if form is not None:
-        ax.legend(loc="upper right", frameon=False)
+        ax.legend(loc="best", frameon=False)
+
+
+def _tick(text):
+    """A tick label: ``10⁶`` rather than ``1×10⁶``."""
+    return text[2:] if text.startswith("1×10") else text
 
 
 def _fit_panel(run, ax, say, figure):

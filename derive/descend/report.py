@@ -209,8 +209,8 @@ class Writer:
 
     def aligned(self, values):
         """A column as strings that line up on the decimal point in a monospace font."""
-        return ["" if c is None else c.whole.rjust(c.whole_width) + c.tail.ljust(c.tail_width)
-                for c in self.column(values)]
+        return ["" if c is None else c.whole.rjust(c.whole_width) + c.frac.ljust(c.frac_width)
+                + c.power.ljust(c.power_width) for c in self.column(values)]
 
     def plugged(self, partial):
         """``(2/8)·(−30.32)``: a ``worked.WorkedPartial`` with the start and the sums put in."""

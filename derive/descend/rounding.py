@@ -1,7 +1,7 @@
 """The one rounding rule of a document: how every number of a descent is written.
 
 Every computed number is rounded to ``digits`` significant digits (trailing zeros dropped,
-as ``%g`` does). A number alone uses plain notation from 10⁻⁴ up to 10^digits and
+as ``%g`` does, except in a scientific mantissa, which shows them all: 2.000×10⁵). A number alone uses plain notation from 10⁻⁴ up to 10^digits and
 scientific outside it; a column of numbers uses one notation for all its cells (scientific
 as soon as one cell needs it), so ``0.000172`` and ``−1.748×10⁻⁵`` never share a column.
 A column's cells come split at the decimal point (``whole``, ``tail``), so each format can
@@ -12,7 +12,7 @@ rounded: they are written as given (``0.05``, ``10⁻¹⁰``).
 >>> n.one(-7.579160, "text"), n.one(1.7478e-5, "text"), n.setting(1e-10, "text")
 ('−7.579', '1.748×10⁻⁵', '10⁻¹⁰')
 >>> [c.whole + c.tail for c in n.column([11.19, 0.0000171996], "text")]
-['1.119×10¹', '1.72×10⁻⁵']
+['1.119×10¹', '1.720×10⁻⁵']
 """
 
 import math
@@ -129,7 +129,7 @@ class Numbers:
         scientific = _needs_scientific(r, 6)
         if scientific and r.digits == "1":
             return self._power(r.negative, r.exponent, style, bare=True)
-        return "".join(self._split(r, scientific, style))
+        return "".join(self._split(r, scientific, style, pad=False))
 
     # -- a column ----------------------------------------------------------------------------
     def column(self, values, style="text"):
@@ -141,7 +141,7 @@ class Numbers:
         return [Cell(*part, *widths) for part in parts]
 
     # -- the pieces ------------------------------------------------------------------------
-    def _split(self, r, scientific, style):
+    def _split(self, r, scientific, style, pad=True):
         """``(whole, frac, power)``: ``("−1", ".748", "×10⁻⁵")``."""
         if r.special == "nan":
             return "NaN", "", ""
@@ -151,6 +151,8 @@ class Numbers:
         digits, exponent = r.digits, r.exponent
         if digits == "0":
             return "0", "", ""
+        if scientific and pad:  # the mantissa keeps its zeros, so a column's ×10ᵏ line up: 2.000×10⁵
+            digits = digits.ljust(self.digits, "0")
         if scientific:
             frac = ("." + digits[1:]) if len(digits) > 1 else ""
             return self._minus(sign + digits[0], style), frac, self._power(False, exponent, style)

@@ -534,11 +534,11 @@ def _curvature(compiled, theta):
 def _too_large(data, problem):
     from derive.descend.rounding import Numbers
 
-    n = Numbers(2)
+    n = Numbers()
     biggest = {name: float(np.max(np.abs(column))) for name, column in (("x", data.x), ("y", data.y))}
     return (f"the loss at the start is not a finite number in 64-bit floating point: the data are too large "
-            f"for {problem.name} (the largest |{data.x_name}| is {n.one(biggest['x'])}, the largest "
-            f"|{data.y_name}| {n.one(biggest['y'])}); divide the columns by a power of ten first")
+            f"for {problem.name} (the largest |{data.x_name}| is {n.setting(biggest['x'])}, the largest "
+            f"|{data.y_name}| {n.setting(biggest['y'])}); divide the columns by a power of ten first")
 
 
 def iterate(compiled, theta, learning_rate, steps, tol, first=None):
