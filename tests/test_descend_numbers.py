@@ -237,7 +237,7 @@ def test_json_history_is_written_a_row_at_a_time():
     steps = 20_000
     run = descend("mse", synthetic(8, seed=0), learning_rate=1e-9, steps=steps)
     assert run.steps_run == steps
-    assert run.history._rows.nbytes <= 2 * (steps + 1) * 6 * 8  # one float64 row per step, at most doubled
+    assert run.history.nbytes <= 2 * (steps + 1) * 6 * 8  # one float64 row per step, at most doubled
     sink = _Counter()
     tracemalloc.start()
     run.write_json(sink)
@@ -371,3 +371,13 @@ def test_the_plot_speaks_the_lessons_words_in_colours_all_can_tell_apart(tmp_pat
     assert "from 11.19 at the start to 0.1878 after 125 steps" in caption
     result = invoke("mse", "--synthetic", "5", "--steps", "3", "--plot", str(tmp_path / "p.jpg"))
     assert result.exit_code == 2 and ".png or .svg" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["latex", "markdown"])
+def test_a_plot_path_that_would_be_markup_is_refused(fmt):
+    run = descend("mse", synthetic(5, seed=1), steps=3)
+    for path in ("p.png", "plots/loss_1.png"):
+        assert path in render(run, fmt, plot_link=path)
+    for path in ("a}b.png", "x%y.png", "my plot.png", "p.png)![x](http://e"):
+        with pytest.raises(Exception, match="cannot go into"):
+            render(run, fmt, plot_link=path)
