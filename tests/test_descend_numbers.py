@@ -173,6 +173,15 @@ def test_a_run_that_converges_agrees_with_least_squares_from_lstsq():
     assert f"Stopped after {run.steps_run} steps of the 200 asked for: the loss changed by no more than 10⁻¹⁰" in text
 
 
+def test_a_dead_relu_is_a_flat_spot_not_a_learning_rate_too_small():
+    run = descend("relu", synthetic(30, seed=3), steps=50, seed=2)
+    z = run.final["weight"] * run.data.x + run.final["bias"]
+    assert np.all(z < 0)  # every unit off: the gradient is exactly zero
+    assert run.stopped == "zero_gradient" and run.status == "converged"
+    text = render(run, "text")
+    assert "the gradient is exactly zero" in text and "dead" in text and "too small" not in text
+
+
 def test_a_loss_that_grew_and_fell_again_is_a_note_not_a_divergence():
     run = descend("mae", synthetic(30, seed=3), steps=3000, seed=1)
     assert run.grew_count > 0 and run.status == "max_steps" and not run.diverged
@@ -276,10 +285,10 @@ def test_completion_offers_the_losses_descend_runs():
 
 # -- what a reader sees: LaTeX through pdflatex ------------------------------------------------------------
 @pytest.mark.skipif(not shutil.which("pdflatex"), reason="pdflatex is not installed (Debian: texlive-latex-base)")
-@pytest.mark.parametrize("name", ["mse", "ridge", "mlp"])
-def test_the_latex_fits_the_page_and_reads_back(tmp_path, name):
+@pytest.mark.parametrize("name, steps", [("mse", 200), ("ridge", 200), ("mlp", 200), ("relu", 0)])
+def test_the_latex_fits_the_page_and_reads_back(tmp_path, name, steps):
     problem = get_descent_problem(name)
-    run = descend(name, synthetic(8, seed=7, labels=problem.labels), steps=200, seed=7)
+    run = descend(name, synthetic(8, seed=7, labels=problem.labels), steps=steps, seed=7)
     (tmp_path / "d.tex").write_text(render(run, "latex", standalone=True))
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,
                    capture_output=True, timeout=120, check=True)
@@ -292,7 +301,7 @@ def test_the_latex_fits_the_page_and_reads_back(tmp_path, name):
         first = first_step(run)
         total = next(c.total for c in first.columns if c.total is not None)
         assert Numbers(4).one(total).replace("−", "−") in words.replace("-", "−")
-        assert "Σ" in words and "Selected steps" in words
+        assert "Σ" in words and "Selected steps" in words and "Gradient descent, worked with numbers" in words
 
 
 # -- what a reader sees: HTML in Chromium, on a desktop and on a phone ---------------------------------------

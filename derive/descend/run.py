@@ -225,7 +225,7 @@ class Descent:
     hyper: dict
     start: dict
     history: History  # step 0 is the start
-    stopped: str  # why the loop ended: "tol", "no_change" (a step moved nothing), "steps", "overflow"
+    stopped: str  # why the loop ended: "tol", "zero_gradient", "no_change" (a step moved nothing), "steps", "overflow"
     grew: list  # the first steps at which the loss grew (at most GREW_KEPT of them)
     checks: list  # GradientCheck at the start and at the end
     closed_form: ClosedForm | None
@@ -506,6 +506,8 @@ def _status(run):
     if run.stopped == "tol":
         scale = max(run.tol, 4 * np.finfo(float).eps * abs(run.final["loss"]))
         return "converged" if run.remaining is not None and run.remaining <= REMAINING_FACTOR * scale else "stalled"
+    if run.stopped == "zero_gradient":
+        return "converged"  # a fixed point of the steps: the loss is flat here (the words say so)
     if run.stopped == "no_change":
         return "stalled"
     return "max_steps"
@@ -564,9 +566,10 @@ def iterate(compiled, theta, learning_rate, steps, tol, first=None):
     once, from the same old values), calculate the new loss, repeat.
 
     Returns ``(history, stopped, grew)``: a ``History`` (step 0 is the start); ``stopped``
-    is "tol" when the loss changed by at most ``tol``, "no_change" when a step left every
-    parameter as it was (the learning rate is too small to move them), "overflow" when the
-    loss stopped being a finite number, else "steps"; ``grew`` lists the first steps at
+    is "tol" when the loss changed by at most ``tol``, "zero_gradient" when the gradient was
+    exactly zero (a flat spot: no step can move), "no_change" when a step left every
+    parameter as it was although the gradient was not zero (the learning rate is too small
+    to move them), "overflow" when the loss stopped being a finite number, else "steps"; ``grew`` lists the first steps at
     which the loss grew (``grew.count`` is how many in all).
     """
     names = compiled.names
@@ -580,7 +583,7 @@ def iterate(compiled, theta, learning_rate, steps, tol, first=None):
     rate = float(learning_rate)
     isfinite = math.isfinite
     for step in range(1, steps + 1):
-        before = theta
+        before, used = theta, grad
         theta = [t - rate * g for t, g in zip(theta, grad)]  # the same IEEE arithmetic as NumPy's
         new_loss, grad = compiled.value_and_gradient(theta)
         history.append(step, theta, new_loss, grad)
@@ -590,7 +593,7 @@ def iterate(compiled, theta, learning_rate, steps, tol, first=None):
         if new_loss > loss:
             grew.add(step)
         if abs(loss - new_loss) <= tol:
-            stopped = "no_change" if theta == before else "tol"
+            stopped = "tol" if theta != before else ("no_change" if any(used) else "zero_gradient")
             break
         loss = new_loss
     history._flush()
