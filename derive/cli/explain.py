@@ -15,12 +15,14 @@ from derive.errors import DeriveError
                    "several separated by commas, or all (then the gradient and the update).")
 @click.option("--let", "lets", metavar='"NAME = EXPR"', multiple=True,
               help="Name a part of the expression; the chain rule then passes through your names. Repeatable.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
-              default="text", show_default=True, help="How to write the explanation.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "html", "json"]),
+              default=None, help="How to write the explanation (default: text, or what -o's extension says).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file (whole, or not at all) instead of the terminal.")
+              help="Write to this file (whole, or not at all) instead of the terminal; its extension picks "
+                   "the format: .txt .md .tex .html .json, or .pdf (LaTeX run through pdflatex).")
 @click.option("--standalone", is_flag=True,
-              help="With --format latex: a complete document that compiles with pdflatex.")
+              help="With --format latex: a complete document that compiles with pdflatex "
+                   "(html and pdf are always complete).")
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 differentiates the first derivative again, showing both stages.")
 @click.option("--hessian", is_flag=True,
@@ -50,6 +52,8 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
       derive explain "sin(x^2)" --wrt x
       derive explain "(w*x + b - y)^2" --wrt w --format markdown
       derive explain "exp(2x) cos(x)" --wrt x --format latex -o steps.tex
+      derive explain "sin(x^2)" --wrt x -o steps.pdf            # the format from the extension
+      derive explain mse --wrt weight -o steps.html
       derive explain "x**x" --wrt x --format json
       derive explain "error^2" --let "error = yhat - y" --let "yhat = weight*x + bias" --wrt weight
       derive explain "sin(x^2)" --order 2
@@ -64,6 +68,7 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
 
     startup.imports_done()
 
+    fmt, pdf = _output_format(fmt, output)
     mean = None if per_example is None else not per_example
     conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate)
     several = wrt is not None and ("," in wrt or wrt.strip() == "all")
@@ -82,12 +87,46 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
             else:
                 document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
             color = fmt == "text" and output is None and color_wanted()
-            text = _render(document, fmt, color, standalone)
+            failed = document.check is not None and not document.check.passed
+            # a failed check is shown in the terminal, as text, and never written to a file
+            text = _render(document, "text" if failed and pdf else fmt, color,
+                           standalone or pdf or (fmt == "html" and output is not None))
     except TimeLimit:
         raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")
 
-    deliver(text, output, document.check is not None and not document.check.passed,
-            "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above).")
+    why = "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above)."
+    if pdf and not failed:
+        from derive.handout.build import compile_pdfs, tex_engine
+
+        tex_engine()  # say what is missing before anything else
+        compile_pdfs([(text, output)])
+        click.echo(f"Wrote {output}", err=True)
+        return
+    deliver(text, output if not failed else None, failed, why)
+
+
+EXTENSIONS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+              ".html": "html", ".htm": "html", ".json": "json", ".pdf": "pdf"}
+
+
+def _output_format(fmt, output):
+    """``(format, pdf)``: the format asked for, or the one -o's extension names; a PDF is
+    LaTeX run through TeX. An extension derive cannot write is refused, never written to."""
+    import os
+
+    if output is None:
+        return fmt or "text", False
+    extension = os.path.splitext(output)[1].lower()
+    named = EXTENSIONS.get(extension)
+    if fmt is None:
+        if named is None:
+            raise DeriveError(f"cannot tell the format of -o {output} from its extension: use .txt, .md, .tex, "
+                              f".html, .json or .pdf (or give --format)")
+        return ("latex", True) if named == "pdf" else (named, False)
+    if named is not None and named != fmt:
+        written = "a PDF" if named == "pdf" else named
+        raise DeriveError(f"-o {output} names {written} but --format is {fmt}: change one of them")
+    return fmt, False
 
 
 def _refuse_with_vector(wrt, lets, order, hessian, per_example):
@@ -104,4 +143,6 @@ def _render(derivation, fmt, color, standalone):
         return derivation.to_text(color=color)
     if fmt == "markdown":
         return derivation.to_markdown()
+    if fmt == "html":
+        return derivation.to_html(standalone=standalone)
     return derivation.to_latex(standalone=standalone)
