@@ -15,7 +15,7 @@ from derive.errors import DeriveError
                    "several separated by commas, or all (then the gradient and the update).")
 @click.option("--let", "lets", metavar='"NAME = EXPR"', multiple=True,
               help="Name a part of the expression; the chain rule then passes through your names. Repeatable.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "html", "json"]),
               default="text", show_default=True, help="How to write the explanation.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file (whole, or not at all) instead of the terminal.")
@@ -35,7 +35,13 @@ from derive.errors import DeriveError
               show_default=True, help="The learning rate's symbol in the update: α or η.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the random points of the numeric check.")
-def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form, half, per_example, rate, seed):
+@click.option("--at", "at", metavar="NAME=VALUE,…",
+              help="Add the forward and backward passes at this point (w=0.5,x=1.5,…), each number "
+                   "checked; a mean loss takes one value per example, separated by ';'.")
+@click.option("--graph", "graph", is_flag=True,
+              help="With --format html: add the computation graph as an SVG (needs Graphviz's dot).")
+def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form, half, per_example, rate, seed,
+            at, graph):
     """Explain the derivative of EXPRESSION step by step, and check it against numbers.
 
     EXPRESSION is a formula such as "sin(x^2)" or "exp(2x) cos(x)" (^ or ** for powers,
@@ -55,6 +61,7 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
       derive explain "sin(x^2)" --order 2
       derive explain mse --wrt all --hessian
       derive explain mse --form vector
+      derive explain mlp --wrt all --at w=0.5,b=0.1,v=-1.2,c=0.3,x=1.5,y=2
 
     Exit codes: 0 explained and checked; 2 bad input; 3 the numeric check failed.
     """
@@ -83,10 +90,16 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
                 document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
             color = fmt == "text" and output is None and color_wanted()
             text = _render(document, fmt, color, standalone)
+            passes_failed = False
+            if at is not None or graph:  # backpropagation's own section, after the explanation
+                from derive.backprop.sections import append_sections
+
+                text, passes_failed = append_sections(document, text, fmt, at=at, graph=graph, wrt=wrt,
+                                                      color=color, standalone=standalone)
     except TimeLimit:
         raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")
 
-    deliver(text, output, document.check is not None and not document.check.passed,
+    deliver(text, output, (document.check is not None and not document.check.passed) or passes_failed,
             "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above).")
 
 
@@ -104,4 +117,6 @@ def _render(derivation, fmt, color, standalone):
         return derivation.to_text(color=color)
     if fmt == "markdown":
         return derivation.to_markdown()
+    if fmt == "html":
+        return derivation.to_html(standalone=standalone)
     return derivation.to_latex(standalone=standalone)
