@@ -35,8 +35,9 @@ def to_torch(expr, tensors):
         return _number(expr, None)
     if expr.is_Symbol or isinstance(expr, sympy.Indexed):
         raise Unsupported(f"the unknown {expr}")
-    args = [to_torch(a, tensors) for a in expr.args if not isinstance(a, sympy.logic.boolalg.Boolean)] \
-        if not isinstance(expr, sympy.Piecewise) else None
+    if isinstance(expr, sympy.Piecewise):
+        return _piecewise(expr, tensors)
+    args = [to_torch(a, tensors) for a in expr.args]
     if expr.is_Add:
         out = args[0]
         for a in args[1:]:
@@ -65,8 +66,6 @@ def to_torch(expr, tensors):
         return out
     if isinstance(expr, sympy.Heaviside):
         return torch.heaviside(args[0], torch.tensor(0.5, dtype=torch.float64))
-    if isinstance(expr, sympy.Piecewise):
-        return _piecewise(expr, tensors)
     raise Unsupported(type(expr).__name__)
 
 
