@@ -316,3 +316,59 @@ def _spline(text):
         else:
             points.append(_point(part))
     return end, points
+
+
+# -- from Python -------------------------------------------------------------------------------
+class Drawing:
+    """A computation graph ready to draw: ``.svg()``, ``.write("graph.pdf")``, ``.to_text()``;
+    in Jupyter it shows itself as SVG. ``passes`` holds the numbers when drawn at a point."""
+
+    def __init__(self, graph, passes=None):
+        self.graph = graph
+        self.passes = passes
+
+    def render(self, fmt="svg"):
+        return render_graph(self.graph, self.passes, fmt)
+
+    def svg(self):
+        return self.render("svg").decode("utf-8")
+
+    def to_text(self):
+        return text(self.graph, self.passes)
+
+    def write(self, path):
+        """Write the drawing whole (or not at all); the extension picks the format."""
+        import os
+
+        from derive.files import write_whole
+
+        fmt = FORMATS.get(os.path.splitext(str(path))[1].lower())
+        if fmt is None:
+            raise DeriveError(f"{path}: a drawing is written as .svg, .pdf, .png, .tex or .dot")
+        write_whole(str(path), self.render(fmt))
+        return path
+
+    def _repr_svg_(self):
+        return self.svg()
+
+
+def graph(expression, *, let=None, wrt=None, at=None, half=None, mean=None):
+    """The computation graph of a problem or an expression, at a point if ``at`` is given.
+
+    >>> g = graph("mlp", at="w=0.5,b=0.1,v=-1.2,c=0.3,x=1.5,y=2")
+    >>> round(g.passes.gradient["w"], 4)
+    1.9187
+    """
+    from derive.backprop.graph import graph_of
+    from derive.backprop.passes import passes_for
+    from derive.derivation import make_subject
+
+    subject = make_subject(expression, let=let, half=half, mean=mean, wrt=wrt)
+    if at is None:
+        return Drawing(graph_of(subject, wrt=wrt))
+    result = passes_for(subject, at, wrt=wrt, torch=False)
+    if not result.passed:
+        from derive.errors import CheckFailed
+
+        raise CheckFailed("a number in the graph disagrees with its check; it is not trustworthy")
+    return Drawing(result.graph, result)

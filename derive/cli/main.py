@@ -37,10 +37,11 @@ def _register_commands():
     from derive.cli.check import check
     from derive.cli.descend import descend
     from derive.cli.explain import explain
+    from derive.cli.gradcheck import gradcheck
     from derive.cli.graph import graph
     from derive.cli.handout import handout
 
-    for command in (explain, handout, list_problems, check, descend, graph):
+    for command in (explain, handout, list_problems, check, descend, graph, gradcheck):
         cli.add_command(command)
 
 
