@@ -72,7 +72,10 @@ def call(function, calls, answer, path=None):
 
 
 def main():
-    request = json.loads(sys.stdin.read())
+    # The file, the function and the limits come first (argv), so the interpreter, NumPy and
+    # the learner's module load while derive works out its own numbers; the calls follow
+    # on stdin once derive has chosen its random points.
+    request = json.loads(sys.argv[1])
     _limit(request["memory_mb"], request["cpu_seconds"])
     path = request["file"]
     answer = {"results": [], "error": None}
@@ -93,6 +96,7 @@ def main():
         answer["error"] = {"kind": "import", "message": f"{type(error).__name__}: {error}"[:300],
                            "where": _where(error, path)}
     if answer["error"] is None:
+        request["calls"] = json.loads(sys.__stdin__.read())
         if function is None or not callable(function):
             names = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
             answer["error"] = {"kind": "missing", "message": request["function"], "names": names[:20]}

@@ -480,18 +480,44 @@ def run_learner(target, calls, *, timeout=TIME_LIMIT, memory_mb=MEMORY_MB):
     """
     if callable(target):
         return _run_forked(target, calls, timeout, memory_mb)
-    path, function = _split_target(target)
-    child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
-    with tempfile.TemporaryDirectory(prefix="derive-gradcheck-") as work:
-        answer_path = os.path.join(work, "answer.json")
-        request = {"file": path, "function": function, "calls": calls, "answer": answer_path,
-                   "memory_mb": memory_mb, "cpu_seconds": int(timeout) + 1}
+    return Launched(target, timeout, memory_mb).finish(calls)
+
+
+class Launched:
+    """A child started at once on the learner's file (its interpreter, NumPy and the module
+    load while derive derives); ``finish(calls)`` sends the calls and waits, time-limited."""
+
+    def __init__(self, target, timeout=TIME_LIMIT, memory_mb=MEMORY_MB):
+        path, function = _split_target(target)
+        self.timeout = timeout
+        self.work = tempfile.TemporaryDirectory(prefix="derive-gradcheck-")
+        self.answer = os.path.join(self.work.name, "answer.json")
+        child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+        request = {"file": path, "function": function, "answer": self.answer, "memory_mb": memory_mb,
+                   "cpu_seconds": int(timeout) + 5}
+        self.process = subprocess.Popen([sys.executable, "-I", child, json.dumps(request)], cwd=os.path.dirname(path),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
+
+    def finish(self, calls):
         try:
-            done = subprocess.run([sys.executable, "-I", child], input=json.dumps(request), text=True,
-                                  capture_output=True, timeout=timeout, cwd=os.path.dirname(path))
-        except subprocess.TimeoutExpired:
-            return {"results": [], "error": {"kind": "timeout", "message": f"{timeout:g} s"}, "output": ""}
-        return _read_answer(answer_path, done.returncode, done.stdout + done.stderr)
+            try:
+                output, _ = self.process.communicate(json.dumps(calls), timeout=self.timeout)
+            except BrokenPipeError:  # it stopped before reading (its file did not load)
+                output, _ = self.process.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.communicate()
+                return {"results": [], "error": {"kind": "timeout", "message": f"{self.timeout:g} s"}, "output": ""}
+            return _read_answer(self.answer, self.process.returncode, output or "")
+        finally:
+            self.work.cleanup()
+
+    def cancel(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+        self.work.cleanup()
 
 
 def _read_answer(answer_path, returncode, output):
@@ -586,18 +612,28 @@ def gradcheck(target, problem, *, form="index", mean=None, half=None, points=POI
     ``GradcheckReport``; ``.passed`` is True when every returned gradient agrees."""
     if form not in ("index", "scalar", "vector"):
         raise DeriveError(f"gradcheck's form is index or vector, not {form!r}")
-    reference = (VectorReference if form == "vector" else GraphReference)(problem, mean=mean, half=half)
     if not 1 <= points <= 20:
         raise DeriveError("gradcheck takes 1 to 20 random points")
     name = target if isinstance(target, str) else getattr(target, "__name__", "the function")
-    rng = random.Random(seed)
-    samples = [reference.sample(rng) for _ in range(points)]
-    answer = run_learner(target, [[p, e] for p, e, _ in samples], timeout=timeout, memory_mb=memory_mb)
+    launched = None if callable(target) else Launched(target, timeout, memory_mb)
+    try:
+        reference = (VectorReference if form == "vector" else GraphReference)(problem, mean=mean, half=half)
+        rng = random.Random(seed)
+        samples = [reference.sample(rng) for _ in range(points)]
+        refs = [reference.reference(values) for _, _, values in samples]
+    except BaseException:
+        if launched is not None:
+            launched.cancel()
+        raise
+    calls = [[p, e] for p, e, _ in samples]
+    if launched is None:
+        answer = run_learner(target, calls, timeout=timeout, memory_mb=memory_mb)
+    else:
+        answer = launched.finish(calls)
     output = answer.get("output", "")
     if answer.get("error"):
         error = answer["error"]
         return GradcheckReport(reference, name, error["kind"], detail=error, output=output)
-    refs = [reference.reference(values) for _, _, values in samples]
     return compare(reference, name, answer["results"], refs, output)
 
 
