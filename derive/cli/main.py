@@ -40,8 +40,9 @@ def _register_commands():
     from derive.cli.gradcheck import gradcheck
     from derive.cli.graph import graph
     from derive.cli.handout import handout
+    from derive.cli.variants import variants
 
-    for command in (explain, handout, list_problems, check, descend, graph, gradcheck):
+    for command in (explain, handout, list_problems, check, descend, variants, graph, gradcheck):
         cli.add_command(command)
 
 

@@ -25,9 +25,9 @@ from derive.errors import DeriveError
 from derive.files import write_whole
 
 TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent"}
-PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points"}
+PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points", "params"}
 DESCENT_KEYS = {"name", "synthetic", "data", "learning_rate", "steps", "seed", "x", "y", "lambda", "delta",
-                "prompt", "points"}
+                "prompt", "points", "params"}
 MAX_DESCENT_POINTS = 1000  # a handout's worked example: small data (the sum with it plugged in shows up to 8)
 MAX_DESCENT_STEPS = 100_000
 MAX_LISTED = 20  # the [descent] problem lists its data (for working by hand) up to this many points
@@ -147,8 +147,14 @@ def parse_problem_set(data, source="<problem set>", folder=None):
     """A ProblemSet from the parsed TOML, or DeriveError naming what is wrong and where.
 
     ``folder`` is where a ``[descent]`` table's ``data`` path is looked up (by default the
-    folder of ``source``, when that is a file).
+    folder of ``source``, when that is a file). A set with ``params`` (problem templates,
+    see derive.handout.variants) gives its reference version.
     """
+    from derive.handout import variants
+
+    if isinstance(data, dict) and variants.has_params(data):
+        folder = folder if folder is not None else (Path(source).parent if Path(source).is_file() else Path.cwd())
+        data = variants.reference_data(data, source, folder)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise DeriveError(f"{source}: unknown key '{unknown[0]}' at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
