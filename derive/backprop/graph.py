@@ -173,7 +173,15 @@ class Graph:
     def backward_order(self):
         """The order of the backward pass: the loss, the computed nodes from the loss back
         (each after every node it feeds), then the inputs: parameters, data, constants."""
-        return list(reversed(self.computed)) + self.inputs
+        ordered, group = [], []
+        for node in reversed(self.computed):  # one family (error₁, error₂, …) in example order
+            if group and node.family is not None and node.family == group[0].family:
+                group.append(node)
+                continue
+            ordered += sorted(group, key=lambda n: n.example or 0)
+            group = [node]
+        ordered += sorted(group, key=lambda n: n.example or 0)
+        return ordered + self.inputs
 
 
 # -- building -------------------------------------------------------------------------------

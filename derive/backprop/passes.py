@@ -437,7 +437,7 @@ def passes(expression, *, at, wrt=None, let=None, half=None, mean=None, torch=No
 
     >>> p = passes("mse", at={"w": 0.5, "b": 0.1, "x": [1.5, 2.5], "y": [2, 3]}, torch=False)
     >>> [r.node.name for r in p.backward][:3]
-    ['L', 'error_2', 'error_1']
+    ['L', 'error_1', 'error_2']
     """
     from derive.derivation import make_subject
 
