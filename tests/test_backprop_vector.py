@@ -129,7 +129,7 @@ def test_the_two_layouts_are_transposes_and_grow_in_opposite_directions(name):
 
 def test_every_line_states_the_shapes_of_its_factors():
     text = explain_vector("mse").to_text()
-    assert "∇_w L = (2/n) Xᵀ (X w + b 𝟏 − y) (d × 1)" in text
+    assert "∇_w L = (2/n) Xᵀ (X w + b 𝟏 − y) (d × 1; factors Xᵀ: d × n, X w + b 𝟏 − y: n × 1)" in text
     assert "∂L/∂w = ∂r/∂w · ∂L/∂r = Xᵀ ∂L/∂r = (2/n) Xᵀ r (d × 1; factors Xᵀ: d × n, ∂L/∂r: n × 1, r: n × 1)" in text
     mlp = explain_vector("mlp").to_text()
     assert "∂h/∂z = diag(h ⊙ (𝟏 − h)) (H × H)" in mlp

@@ -381,8 +381,6 @@ class VectorExplanation(Document):
         }
 
     def render(self, fmt="text", *, color=False, standalone=False, directory=None):
-        from derive.render import formats as r
-
         if fmt == "json":
             return self.to_json() + "\n"
         return _render(self, fmt, color=color, standalone=standalone, directory=directory)
@@ -624,7 +622,8 @@ class _Math:
         if self.fmt == "text":
             return f"∂{mx.text(t)}/∂{mx.text(b)}"
         if self.fmt == "html":
-            return self.wrap(f"<mo>∂</mo>{mx.mathml(t)}<mo>/</mo><mo>∂</mo>{mx.mathml(b)}")
+            slash = '<mo lspace="0" rspace="0">/</mo>'
+            return self.wrap(f"<mo>∂</mo>{mx.mathml(t)}{slash}<mo>∂</mo>{mx.mathml(b)}")
         return self.wrap(r"\partial %s/\partial %s" % (mx.latex(t), mx.latex(b)))
 
     def grad(self, below):
