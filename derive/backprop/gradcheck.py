@@ -423,7 +423,7 @@ class GradcheckReport(Document):
         search = r._search_path(directory)
         env = r._environment(False, search)
         say = env.get_template("gradcheck_words.j2").make_module({"f": f, "num": _number_text, "inf": float("inf"),
-                                                                  "memory": MEMORY_MB})
+                                                                  "memory": MEMORY_MB, "Lsym": _symbol("L")})
         from derive.backprop.passes import columns
 
         return env.get_template(f"gradcheck_{fmt}.j2").render(rep=self, say=say, f=f, num=_number_text,
