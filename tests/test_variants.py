@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sympy
+from latex_tools import needs_handout_pdf
 
 from derive.cli.main import main
 from derive.errors import DeriveError
@@ -253,7 +254,7 @@ def test_a_bad_roster_is_one_line(tmp_path, capsys):
     assert code == 2 and "line 3" in err and "unique" in err and not (tmp_path / "o").exists()
 
 
-@pytest.mark.skipif(not shutil.which("pdflatex"), reason="pdflatex missing (Debian: texlive-latex-base)")
+@needs_handout_pdf
 def test_the_combined_pdf_has_a_page_break_per_student(tmp_path, capsys):
     code, _, err = run(capsys, "handout", EXAMPLES / "class.toml", "--count", "2", "--combined", "-o",
                        tmp_path / "print", "--format", "pdf")
@@ -263,7 +264,8 @@ def test_the_combined_pdf_has_a_page_break_per_student(tmp_path, capsys):
         if shutil.which("pdftotext") else ""
     if text:
         pages = text.split("\f")
-        starts = [k for k, page in enumerate(pages) if "your own version" in page]
+        # each copy starts on its own page 1 (the title also heads every later page)
+        starts = [k for k, page in enumerate(pages) if "your own version" in page and "Page 1 of" in page]
         assert len(starts) == 2 and starts[0] == 0 and starts[1] > 0
 
 

@@ -35,7 +35,10 @@ def handout(problem_set, output, fmt, answers, both, templates, seed, roster, co
 
     The file has a `title` (and optionally `author`, `course`, `date`, `instructions`),
     then `[[problems]]` tables, each with `name` (a problem from derive list) or
-    `expression`, and `wrt`, and optionally `let`, `prompt` and `points`.
+    `expression`, and `wrt`, and optionally `let`, `prompt` and `points`. The page:
+    `paper` ("a4" or "letter"), and for the set or one problem `space` ("6cm", "2cm per
+    point": room to work) and `working` ("box", "lines", "blank"). Maths in a prompt or
+    the instructions goes between dollars: $d/dx sin(x^2)$.
 
     \b
     Examples:
