@@ -81,7 +81,7 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
 
     startup.imports_done()
 
-    fmt, pdf = _output_format(fmt, output)
+    fmt, pdf = _output_format(fmt, output, form)
     mean = None if per_example is None else not per_example
     conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate)
     several = wrt is not None and ("," in wrt or wrt.strip() == "all")
@@ -134,15 +134,16 @@ EXTENSIONS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "
               ".html": "html", ".htm": "html", ".json": "json", ".pdf": "pdf"}
 
 
-def _output_format(fmt, output):
+def _output_format(fmt, output, form=None):
     """``(format, pdf)``: the format asked for, or the one -o's extension names; a PDF is
-    LaTeX run through TeX. An extension derive cannot write is refused, never written to."""
+    LaTeX run through TeX. An extension derive cannot write is refused, never written to.
+    The NumPy form is Python: it is written to a .py file as it is printed."""
     import os
 
     if output is None:
         return fmt or "text", False
     extension = os.path.splitext(output)[1].lower()
-    named = EXTENSIONS.get(extension)
+    named = "text" if form == "numpy" and extension == ".py" else EXTENSIONS.get(extension)
     if fmt is None:
         if named is None:
             raise DeriveError(f"cannot tell the format of -o {output} from its extension: use .txt, .md, .tex, "
