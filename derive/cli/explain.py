@@ -4,7 +4,7 @@ step by step and checked against numbers."""
 import click
 
 from derive import startup
-from derive.cli.output import CONTEXT, TIME_LIMIT, color_wanted, deliver
+from derive.cli.output import CONTEXT, bounded, color_wanted, deliver
 from derive.errors import DeriveError
 
 
@@ -60,31 +60,27 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
     """
     from derive.derivation import explain as explain_one
     from derive.derivation import gradient
-    from derive.limits import TimeLimit, time_limit
 
     startup.imports_done()
 
     mean = None if per_example is None else not per_example
     conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate)
     several = wrt is not None and ("," in wrt or wrt.strip() == "all")
-    try:
-        with time_limit(TIME_LIMIT):
-            if form == "vector":
-                from derive.engine.vector import explain_vector
+    with bounded("the expression is too large to explain; try a smaller one"):
+        if form == "vector":
+            from derive.engine.vector import explain_vector
 
-                _refuse_with_vector(wrt, lets, order, hessian, per_example)
-                document = explain_vector(expression, half=bool(half), learning_rate=rate, seed=seed)
-            elif several or hessian:
-                if order != 1:
-                    raise DeriveError("--order 2 takes one variable; for all second partials use --hessian")
-                document = gradient(expression, wrt=wrt if wrt else "all", hessian=hessian, seed=seed,
-                                    **conventions)
-            else:
-                document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
-            color = fmt == "text" and output is None and color_wanted()
-            text = _render(document, fmt, color, standalone)
-    except TimeLimit:
-        raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")
+            _refuse_with_vector(wrt, lets, order, hessian, per_example)
+            document = explain_vector(expression, half=bool(half), learning_rate=rate, seed=seed)
+        elif several or hessian:
+            if order != 1:
+                raise DeriveError("--order 2 takes one variable; for all second partials use --hessian")
+            document = gradient(expression, wrt=wrt if wrt else "all", hessian=hessian, seed=seed,
+                                **conventions)
+        else:
+            document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
+        color = fmt == "text" and output is None and color_wanted()
+        text = _render(document, fmt, color, standalone)
 
     deliver(text, output, document.check is not None and not document.check.passed,
             "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above).")
