@@ -15,12 +15,10 @@ questions with room to work. Start-up and template compilation are paid once per
 handout, not per problem.
 """
 
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from derive import tex
 from derive.errors import DeriveError
 from derive.files import write_whole
 
@@ -365,75 +363,13 @@ def output_format(path, fmt=None):
 
 
 def tex_engine():
-    """The command that turns .tex into .pdf: latexmk if present, else pdflatex."""
-    if shutil.which("latexmk"):
-        return ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet"]
-    if shutil.which("pdflatex"):
-        return ["pdflatex", "-interaction=nonstopmode", "-halt-on-error"]
-    raise DeriveError("no TeX engine found (latexmk or pdflatex) to make a PDF; on Debian or Ubuntu "
-                      "install it with: apt-get install texlive-latex-base (and latexmk), "
-                      "or write .tex and compile it elsewhere")
+    """The command that turns .tex into .pdf (see :mod:`derive.tex`); says what is missing."""
+    return tex.engine()
 
 
 def compile_pdfs(jobs):
-    """Compile each ``(tex, target)`` into its PDF, the TeX engines running side by side
-    (the answer key and the student version of ``--both`` take the time of one).
-
-    All or nothing: the PDFs are written only when every one compiled, so a LaTeX error
-    in one version never leaves the other behind, mismatched."""
-    engine = tex_engine()
-    with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
-        running = []
-        try:
-            for k, (tex, _) in enumerate(jobs):
-                folder = Path(work) / str(k)
-                folder.mkdir()
-                (folder / "handout.tex").write_text(tex, encoding="utf-8")
-                # One pass is final: the handout has no cross-references. The engine's
-                # messages go to a file, so a long log can never fill a pipe and stall it.
-                log = open(folder / "engine.log", "w+", encoding="utf-8", errors="replace")
-                running.append((folder, log, subprocess.Popen(
-                    engine + ["handout.tex"], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL)))
-            pdfs = []
-            for (tex, _), (folder, log, process) in zip(jobs, running):
-                try:
-                    code = process.wait(timeout=TEX_SECONDS)
-                except subprocess.TimeoutExpired:
-                    raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
-                if code != 0:
-                    log.seek(0)
-                    raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(log.read(), tex)}")
-                pdf = folder / "handout.pdf"
-                if not pdf.is_file():
-                    raise DeriveError("the TeX engine wrote no PDF")
-                pdfs.append(pdf.read_bytes())
-        finally:
-            for _, log, process in running:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-                log.close()
-    for (_, target), pdf in zip(jobs, pdfs):
-        write_whole(target, pdf)
-
-
-def tex_error(log, tex):
-    """The one line that matters from a TeX log: the error and the offending source line."""
-    lines = log.splitlines()
-    message, number = "unknown error", None
-    for k, line in enumerate(lines):
-        if line.startswith("!"):
-            message = line[1:].strip()
-            for later in lines[k:k + 12]:
-                if later.startswith("l.") and later[2:].split(" ", 1)[0].isdigit():
-                    number = int(later[2:].split(" ", 1)[0])
-                    break
-            break
-    if number is not None:
-        source = tex.splitlines()[number - 1] if number <= len(tex.splitlines()) else ""
-        return f"{message} at line {number} of the .tex: {source.strip()[:160]}"
-    return message
+    """Compile each ``(tex, target)`` into its PDF, locked down, all or nothing (see :mod:`derive.tex`)."""
+    tex.compile_pdfs(jobs, seconds=TEX_SECONDS)
 
 
 def answers_path(path):
