@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from derive.render import printing
+from derive.render import escape, printing
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
 
@@ -74,7 +74,7 @@ class TextFormat:
         return f"{mark}²{self.m(top) if top.is_Atom else '(' + self.m(top) + ')'}/{below}"
 
     def t(self, text):
-        return text
+        return escape.clean(text)  # another's text: no control character reaches the terminal
 
     def strong(self, text):
         return f"\x1b[1m{text}\x1b[0m" if self.color else text
@@ -163,7 +163,7 @@ class InlineLatexFormat(LatexFormat):
     leibniz = _wrap(LatexFormat.leibniz)
 
     def t(self, text):
-        return text
+        return escape.markdown_text(text)
 
     def strong(self, text):
         return f"**{text}**"
@@ -248,9 +248,7 @@ class HtmlFormat:
         return self._math(f"<msub><mo>∇</mo>{self._mml(wrt)}</msub>{self._mml(top)}")
 
     def t(self, text):
-        import html
-
-        return html.escape(str(text))
+        return escape.html_text(text)
 
     def strong(self, text):
         return f"<strong>{text}</strong>"
