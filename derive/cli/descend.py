@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from derive.cli.output import CONTEXT
+from derive.cli.output import CONTEXT, bounded
 
 
 @click.command(context_settings=CONTEXT)
@@ -62,12 +62,18 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
     Exit codes: 0 done and checked; 2 bad input; 3 the gradient check failed.
     """
     from derive.errors import DeriveError
+    from derive.files import refuse_inputs
+    from derive.render.escape import terminal_text
 
     try:
-        text, run = _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt,
-                         output, plot_path, standalone)
+        refuse_inputs([p for p in (output, plot_path) if p], [("the data file", data_path)])
+        if output and plot_path:
+            refuse_inputs([output], [("the plot", plot_path)])
+        with bounded("the descent is too large to run and check; take fewer --steps or less data"):
+            text, run = _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, fmt,
+                             output, plot_path, standalone)
     except DeriveError as error:
-        click.echo(f"Error: {error}", err=True)
+        click.echo(f"Error: {terminal_text(error)}", err=True)
         sys.exit(error.exit_code)
     from derive.cli.output import deliver
 
