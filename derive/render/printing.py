@@ -49,7 +49,7 @@ def split_name(name):
     """``error_i`` -> (``error``, ``i``); ``u_1`` -> (``u``, ``1``); ``w`` -> (``w``, None)."""
     if "_" in name and not name.startswith("_") and name not in HATS:
         base, _, sub = name.rpartition("_")
-        if base:
+        if base and sub:  # y__ has no subscript to show
             return base, sub
     return name, None
 
@@ -320,7 +320,7 @@ class DeriveLatexPrinter(LatexPrinter):
         elif base in GREEK:
             head = "\\" + ("lambda" if base == "lam" else base)
         elif len(base) > 1:
-            head = r"\mathrm{%s}" % base
+            head = r"\mathrm{%s}" % base.replace("_", r"\_")  # x_1_2_3: one subscript, the rest of the name
         else:
             head = base
         return head if sub is None else f"{head}_{{{sub}}}"
