@@ -111,10 +111,18 @@ def _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam
                          hyper={"lambda": lam, "delta": delta})
     link = None
     if plot_path:
+        if fmt == "latex":  # a path TeX cannot read as typed is refused before anything is drawn
+            from derive.render.escape import tex_path
+
+            tex_path(_link(plot_path, output) if output else plot_path)
         engine.plot(run, plot_path)
         if output:  # the document refers to the plot from where it is written
-            link = os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(output)))
-            link = link.replace(os.sep, "/")
+            link = _link(plot_path, output)
     if fmt == "html" and output:
         standalone = True  # a file of HTML is a whole page; the plot is inside it (data: URI)
     return engine.render(run, fmt, standalone=standalone, plot_link=link), run
+
+
+def _link(plot_path, output):
+    """The plot's path as the document written to ``output`` refers to it."""
+    return os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(output))).replace(os.sep, "/")

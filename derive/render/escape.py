@@ -71,16 +71,16 @@ def html_text(text):
 
 
 # -- LaTeX paths -----------------------------------------------------------------------------------
-_TEX_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]*")
+_TEX_PATH = re.compile(r"[A-Za-z0-9._/+-]+")
 
 
 def tex_path(path):
-    """A file path for ``\\includegraphics``: only letters, digits and ``. _ / + -`` (with no
-    ``..``), which TeX reads as they are; anything else is refused, not mangled."""
-    text = str(path).replace("\\", "/")
-    if not _TEX_PATH.fullmatch(text) or ".." in text.split("/"):
-        raise DeriveError(f"the path {shown(text)} cannot be written into LaTeX: use a file name of letters, "
-                          "digits and . _ - / only, in this folder or below it")
+    """A file path for ``\\includegraphics``: only letters, digits and ``. _ / + -``, which
+    TeX reads as they are; anything else (a space, ``%``, ``{``, ``\\``) is refused, not mangled."""
+    text = str(path)
+    if not _TEX_PATH.fullmatch(text):
+        raise DeriveError(f"the path {shown(text)} cannot be written into LaTeX: use a path of letters, "
+                          "digits and . _ - / + only")
     return text
 
 

@@ -291,9 +291,10 @@ def _environment(latex, directory):
         options.update(block_start_string="<%", block_end_string="%>",
                        variable_start_string="<<", variable_end_string=">>",
                        comment_start_string="<#", comment_end_string="#>")
-    if trusted:
-        return jinja2.Environment(**options)
-    return TemplateSandbox(folders[0], **options)
+    env = jinja2.Environment(**options) if trusted else TemplateSandbox(folders[0], **options)
+    # A file path in a link or an \\includegraphics is escaped (or refused) as that place needs.
+    env.filters.update(markdown_url=escape.markdown_url, tex_path=escape.tex_path)
+    return env
 
 
 class _FolderLoader(jinja2.FileSystemLoader):
