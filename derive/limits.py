@@ -151,7 +151,7 @@ def _arm():
 
 
 def _on_alarm(signum, frame):
-    if frame is not None and frame.f_code in _BOOKKEEPING:
+    if _bookkeeping(frame):
         signal.setitimer(signal.ITIMER_REAL, 0.001)  # never interrupt the bounds' own bookkeeping
         return
     now = time.monotonic()
@@ -168,6 +168,8 @@ def _on_alarm(signum, frame):
             first = not entry.expired
             entry.expired = True
             signal.setitimer(signal.ITIMER_REAL, REFIRE_SECONDS)  # again, until its block is closed
+            if not first and _on_its_way(entry, frame):
+                return
             if first and entry is _open[-1]:  # the innermost bound: its own work may catch it
                 raise TimeLimit(f"took longer than {entry.seconds:g} s", entry)
             raise _Expired(entry)
@@ -175,3 +177,22 @@ def _on_alarm(signum, frame):
 
 
 _BOOKKEEPING = {Bound.__enter__.__code__, Bound.__exit__.__code__, _arm.__code__}
+
+
+def _bookkeeping(frame):
+    """Whether ``frame`` is a bound's own entry or exit (a subclass's ``__exit__`` too)."""
+    if frame is None:
+        return False
+    code = frame.f_code
+    return code in _BOOKKEEPING or (code.co_name == "__exit__" and isinstance(frame.f_locals.get("self"), Bound))
+
+
+def _on_its_way(entry, frame):
+    """Whether the expiry of ``entry`` is already on its way out, through a context
+    manager's ``__exit__`` (contextlib's, say) between the work and the bound's own exit:
+    raising it again there would be raising it outside the bound's ``with``."""
+    import sys
+
+    error = sys.exc_info()[1]
+    return (frame is not None and frame.f_code.co_name in ("__exit__", "__aexit__")
+            and isinstance(error, (TimeLimit, _Expired)) and error.bound is entry)

@@ -143,8 +143,11 @@ def compile_pdfs(jobs, *, seconds=TEX_SECONDS):
         write_whole(target, pdf)
 
 
-def compile_to_bytes(sources, *, seconds=TEX_SECONDS):
-    """Each LaTeX source compiled, locked down (see the module): the PDFs' bytes, in order."""
+def compile_to_bytes(sources, *, seconds=TEX_SECONDS, logs=None):
+    """Each LaTeX source compiled, locked down (see the module): the PDFs' bytes, in order.
+
+    ``logs``, a list, receives each job's TeX log (of its last pass), for a caller who
+    wants to read what the engine did."""
     name = engine()
     deadline = time.monotonic() + seconds
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
@@ -165,7 +168,10 @@ def compile_to_bytes(sources, *, seconds=TEX_SECONDS):
                 pending = [job for job in pending if job.wants_another_pass()]
                 if not pending:
                     break
-            return [job.pdf() for job in jobs]
+            pdfs = [job.pdf() for job in jobs]
+            if logs is not None:
+                logs.extend(job.tex_log() for job in jobs)
+            return pdfs
         finally:
             for job in jobs:
                 job.stop()
@@ -223,6 +229,12 @@ class _Job:
                 return text
         self.log.seek(0)
         return self.log.read()
+
+    def tex_log(self):
+        try:
+            return (self.folder / f"{JOB}.log").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def pdf(self):
         pdf = self.folder / f"{JOB}.pdf"

@@ -1,7 +1,6 @@
 """What every command shares: the click settings, and how a result reaches the reader
 (printed, or written whole to a file; never a failed check into a file)."""
 
-import contextlib
 import math
 import os
 import sys
@@ -31,22 +30,27 @@ def time_limit_seconds():
     return seconds
 
 
-@contextlib.contextmanager
 def bounded(what):
     """The whole of a command's work under one time bound; running out is one clear line.
 
     ``what`` finishes the sentence "gave up after 60 s: …" (say what was too large)."""
-    from derive.limits import TimeLimit, time_limit
+    from derive.limits import Bound, TimeLimit
 
-    seconds = time_limit_seconds()
-    try:
-        with time_limit(seconds) as bound:
-            yield bound
-    except TimeLimit as error:
-        if error.bound is not bound:
-            raise
-        raise DeriveError(f"gave up after {seconds:g} s: {what} (set {TIME_LIMIT_VARIABLE} to allow "
-                          "longer)") from None
+    class CommandBound(Bound):
+        """A bound whose expiry leaves its ``with`` as a DeriveError (a class, not a
+        generator: nothing stands between the work and the bound's own exit)."""
+
+        def __exit__(self, kind, error, traceback):
+            try:
+                quiet = super().__exit__(kind, error, traceback)
+            except TimeLimit as expired:
+                error, quiet = expired, False
+            if isinstance(error, TimeLimit) and error.bound is self:
+                raise DeriveError(f"gave up after {self.seconds:g} s: {what} (set {TIME_LIMIT_VARIABLE} to "
+                                  "allow longer)") from None
+            return quiet
+
+    return CommandBound(time_limit_seconds())
 
 
 def color_wanted():
