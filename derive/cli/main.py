@@ -28,6 +28,11 @@ def cli():
       derive explain "sin(x^2)" --wrt x
       derive explain "(w*x + b - y)^2" --wrt w --format markdown
       derive list
+
+    \b
+    Environment:
+      DERIVE_TIME_LIMIT=SECONDS    the bound on one command (60 s by default)
+      DERIVE_TEX_ENGINE=pdflatex   the TeX engine for PDFs (latexmk when installed, else pdflatex)
     """
 
 
