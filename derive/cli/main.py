@@ -15,10 +15,11 @@ from derive.cli.output import CONTEXT
 from derive.errors import DeriveError
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(__version__, "-V", "--version", prog_name="derive",
                       message="%(prog)s %(version)s")
-def cli():
+@click.pass_context
+def cli(ctx):
     """Derivatives explained step by step, the way a teacher writes them, and checked
     against numbers.
 
@@ -29,11 +30,16 @@ def cli():
       derive explain "(w*x + b - y)^2" --wrt w --format markdown
       derive list
 
+    Each command has its own help: derive explain --help.
+
     \b
     Environment:
       DERIVE_TIME_LIMIT=SECONDS    the bound on one command (60 s by default)
       DERIVE_TEX_ENGINE=pdflatex   the TeX engine for PDFs (latexmk when installed, else pdflatex)
     """
+    if ctx.invoked_subcommand is None:  # bare `derive`: the help, as a request for it, not an error
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 def _register_commands():
@@ -42,9 +48,12 @@ def _register_commands():
     from derive.cli.check import check
     from derive.cli.descend import descend
     from derive.cli.explain import explain
+    from derive.cli.gradcheck import gradcheck
+    from derive.cli.graph import graph
     from derive.cli.handout import handout
+    from derive.cli.variants import variants
 
-    for command in (explain, handout, list_problems, check, descend):
+    for command in (explain, handout, list_problems, check, descend, variants, graph, gradcheck):
         cli.add_command(command)
 
 
@@ -69,7 +78,7 @@ def main(argv=None):
         _say("interrupted")
         sys.exit(130)
     except click.UsageError as error:
-        hint = f" (see '{error.ctx.command_path if error.ctx else 'derive'} --help')"
+        hint = f" (see '{_command_path(error, argv)} --help')"
         _say(f"{error.format_message()}{hint}")
         sys.exit(2)
     except click.ClickException as error:
@@ -94,6 +103,16 @@ def main(argv=None):
         _say(f"internal error ({type(error).__name__}: {error}); please report it")
         sys.exit(1)
     sys.exit(0)
+
+
+def _command_path(error, argv):
+    """The command whose help answers a usage error: click leaves some errors (an option
+    given no value) without their command, so it is read off the arguments."""
+    if error.ctx is not None:
+        return error.ctx.command_path
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in args if not a.startswith("-")), None)
+    return f"derive {command}" if command in cli.commands else "derive"
 
 
 def console():

@@ -34,8 +34,13 @@ def clean(text):
 
 
 def one_line(text):
-    """Cleaned, and every run of white space (newlines included) one space."""
-    return " ".join(clean(text).split())
+    """Cleaned, and every run of white space (newlines included) one space, at the ends
+    too (a piece of text between two formulas keeps its spaces)."""
+    text = clean(text)
+    core = " ".join(text.split())
+    if not core:
+        return " " if text[:1].isspace() else ""
+    return (" " if text[:1].isspace() else "") + core + (" " if text[-1:].isspace() else "")
 
 
 # -- Markdown ------------------------------------------------------------------------------------
@@ -54,8 +59,9 @@ def markdown_text(text):
     the start of a line (a heading, a list, a quote) has that first sign escaped.
     """
     text = "".join(_MARKDOWN_ALWAYS.get(c, c) for c in one_line(text))
-    return _MARKDOWN_LINE_START.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3),
-                                    text, count=1)
+    lead = " " if text.startswith(" ") else ""
+    return lead + _MARKDOWN_LINE_START.sub(
+        lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text[len(lead):], count=1)
 
 
 def markdown_url(path):

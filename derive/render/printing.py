@@ -406,7 +406,8 @@ def latex_escape(text):
     from derive.render.escape import clean
 
     text = clean(text)
-    text = re.sub(r"\s*\n\s*", "\n", re.sub(r"[^\S\n]+", " ", text)).strip()
+    # (a space at either end stays one space: a piece of text between formulas keeps it)
+    text = re.sub(r"\s*\n\s*", "\n", re.sub(r"[^\S\n]+", " ", text))
     out = []
     for ch in text:
         if ch.isascii():
