@@ -49,6 +49,9 @@ FOLDING = "".join(chr(cp) for cp in range(sys.maxunicode + 1)
                   and any(c in TEX_SPECIALS for form in _forms(chr(cp)) for c in form))
 
 
+SPACED = " ".join(FOLDING)  # so TeX may break a line between them: nothing runs off the page
+
+
 def run(capsys, *argv):
     with pytest.raises(SystemExit) as done:
         main(list(argv))
@@ -107,7 +110,7 @@ def segments(output, field):
 def pdf_text(pdf_bytes, tmp_path):
     path = tmp_path / "read.pdf"
     path.write_bytes(pdf_bytes)
-    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+    return subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
                           timeout=60, check=True).stdout
 
 
@@ -131,24 +134,23 @@ def test_the_folding_code_points_include_those_the_issue_found():
 def folded_handout(tmp_path_factory):
     """A problem set whose every text field holds every folding code point, solved."""
     folder = tmp_path_factory.mktemp("folding")
-    fields = {field: marked(field, FOLDING) for field in TEXT_FIELDS}
-    fields["data"] = marked("data", FOLDING) + ".csv"
-    fields["x"], fields["y"] = marked("x", FOLDING), marked("y", FOLDING)
+    fields = {field: marked(field, SPACED) for field in TEXT_FIELDS}
+    fields["data"] = marked("data", SPACED) + ".csv"
     path = problem_set(folder, fields)
     return build.solve(build.load(path)), fields
 
 
-@pytest.mark.parametrize("answers", [True, False])
-def test_no_folding_character_becomes_tex_in_any_field(folded_handout, answers):
+def test_no_folding_character_becomes_tex_in_any_field(folded_handout):
     handout, fields = folded_handout
-    tex = build.render(handout, "latex", answers=answers)
-    assert tex.isascii()
-    shown = {field for field in TEXT_FIELDS if segments(tex, field)}
-    # Every field is in the answer key; the student version has all but the column names.
-    assert shown >= (set(TEXT_FIELDS) if answers else set(TEXT_FIELDS) - {"x", "y"}), shown
-    for field in shown:
-        for segment in segments(tex, field):
-            assert tex_specials_left(segment) == [], (field, segment)
+    shown = set()
+    for answers in (True, False):  # every field is in one version or the other (the date: the student's)
+        tex = build.render(handout, "latex", answers=answers)
+        assert tex.isascii()
+        for field in TEXT_FIELDS:
+            for segment in segments(tex, field):
+                shown.add(field)
+                assert tex_specials_left(segment) == [], (field, segment)
+    assert shown == set(TEXT_FIELDS)
 
 
 @needs_tex
@@ -156,11 +158,11 @@ def test_the_pdf_shows_the_folding_characters_as_typed(folded_handout, tmp_path)
     """pdflatex compiles it and a reader sees each field's characters (folded to ASCII:
     ＼ as a printed backslash), never a command run."""
     handout, fields = folded_handout
-    tex = build.render(handout, "pdf", answers=True)
-    text = pdf_text(build.tex.compile_to_bytes([tex])[0], tmp_path)
+    pdfs = build.tex.compile_to_bytes([build.render(handout, "pdf", answers=answers) for answers in (True, False)])
+    text = "".join(re.sub(r"\s+", "", pdf_text(pdf, tmp_path)) for pdf in pdfs)
     expected = "".join(unicodedata.normalize("NFKD", ch) for ch in FOLDING)
     for field in TEXT_FIELDS:
-        found = segments(re.sub(r"\s+", "", text), field)
+        found = segments(text, field)
         assert found, field
         assert all(seg == expected for seg in found), (field, found[0], expected)
 
@@ -170,16 +172,18 @@ def test_markdown_and_html_keep_the_folding_characters_as_they_are(folded_handou
     """Markdown and HTML do not fold Unicode: the characters stay what they were, unescaped
     into nothing else."""
     handout, fields = folded_handout
-    text = build.render(handout, fmt, answers=True)
+    text = build.render(handout, fmt, answers=True) + build.render(handout, fmt, answers=False)
     for field in TEXT_FIELDS:
         found = segments(text, field)
         assert found, field
-        assert all(html.unescape(seg) == FOLDING for seg in found), (field, found[0])
+        # in HTML, the page header's copy of a field is a CSS string (\ff3c escapes)
+        css = [re.sub(r"\\([0-9a-f]{1,6}) ?", lambda m: chr(int(m.group(1), 16)), seg) for seg in found]
+        assert all(html.unescape(seg) == SPACED or c == SPACED for seg, c in zip(found, css)), (field, found[0])
 
 
 @needs_tex
 def test_descend_latex_escapes_the_data_path_and_the_columns(capsys, tmp_path):
-    name, x, y = marked("data", FOLDING) + ".csv", marked("x", FOLDING), marked("y", FOLDING)
+    name, x, y = marked("data", SPACED) + ".csv", marked("x", SPACED), marked("y", SPACED)
     (tmp_path / name).write_text(f'"{x}","{y}"\n0,1\n1,3\n2,5.1\n', encoding="utf-8")
     out = tmp_path / "d.tex"
     code, _, err = run(capsys, "descend", "mse", "--data", str(tmp_path / name), "--x", x, "--y", y,
@@ -545,7 +549,8 @@ HOSTILE_MARKDOWN = {
     "author": "<details open ontoggle=alert(3)>",
     "course": "![beacon](http://evil.example/b.png) [click](javascript:alert(4))",
     "instructions": "Read this.\n\n## Problem 99 (100 points)\n\n<iframe src=//evil.example></iframe>\n"
-                    "| a | b |\n|---|---|\n- item\n1. first\n> quote\n    code\n$\\input{/etc/passwd}$ `x` *e* _u_ ~~s~~",
+                    "| a | b |\n|---|---|\n- item\n1. first\n> quote\n    code\n\\$\\input{/etc/passwd}\\$ `x` *e* _u_ ~~s~~"
+                    " and maths, $x^2$, which derive sets itself",
     "prompt": "# Not a heading <b onclick=alert(5)>bold</b> <!-- comment --> &lt;kept&gt;",
     "descent_prompt": "=== \n- not a list\n[^1] @cite <http://evil.example>",
 }
@@ -646,9 +651,15 @@ def test_a_device_or_pipe_is_never_replaced(tmp_path, kind):
 
 
 def test_dev_stdout_is_written_through(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "derive", "explain", "x^2", "-o", "/dev/stdout"],
+    """``-o /dev/stdout`` writes to standard output. (Tested through a link of our own to
+    /proc/self/fd/1, as /dev/stdout is: code that replaced the link, as derive once did,
+    then replaces a file in tmp_path, not the machine's /dev/stdout.)"""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    done = subprocess.run([sys.executable, "-m", "derive", "explain", "x^2", "--format", "text", "-o", str(link)],
                           capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert done.returncode == 0 and "2x" in done.stdout.replace(" ", "") or "2 x" in done.stdout, done.stderr
+    assert done.returncode == 0 and "The derivative of x² with respect to x" in done.stdout, done.stderr
+    assert link.is_symlink()
 
 
 def test_outputs_get_the_permissions_a_user_expects(tmp_path):
@@ -744,9 +755,11 @@ def test_the_plot_path_is_escaped(tmp_path, capsys):
     out = tmp_path / "d.md"
     code, _, err = run(capsys, "descend", "mse", "--synthetic", "5", "--steps", "2", "--format", "markdown",
                        "-o", str(out), "--plot", str(tmp_path / "my plot)(javascript:x.png"))
-    assert code == 0, err
-    link = re.search(r"!\[[^\n]*?\]\(([^)\s]*)\)", out.read_text()).group(1)
-    assert link == "my%20plot%29%28javascript%3Ax.png"
+    if code == 0:  # written: the link is percent-encoded, so it can neither end early nor be javascript:
+        link = re.search(r"!\[[^\n]*?\]\(([^)\s]*)\)", out.read_text()).group(1)
+        assert link == "my%20plot%29%28javascript%3Ax.png"
+    else:  # or refused, in one line, with nothing written
+        assert code == 2 and err.count("\n") == 1 and not out.exists()
     code, _, err = run(capsys, "descend", "mse", "--synthetic", "5", "--steps", "2", "--format", "latex",
                        "-o", str(tmp_path / "d.tex"), "--plot", str(tmp_path / "a}\\input{x.png"))
     assert code == 2 and "cannot be written into LaTeX" in err and not (tmp_path / "d.tex").exists()

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment
 
 from derive.errors import DeriveError
 from derive.render import escape, printing
@@ -310,13 +310,14 @@ class _FolderLoader(jinja2.FileSystemLoader):
         return source, filename, uptodate
 
 
-class TemplateSandbox(ImmutableSandboxedEnvironment):
+class TemplateSandbox(SandboxedEnvironment):
     """Jinja's sandbox for template folders from others, narrowed to what templates need.
 
     A template may read the attributes of what it is given (no ``_`` names, as in any
     Jinja sandbox), and call only: its macros and Jinja's own helpers, the functions
     derive handed it (``num``, ``dnum``), the methods of derive's objects (the format
-    ``f``, ``step.is_linear()``), a few methods of text and dicts, and an unspecified
+    ``f``, ``step.is_linear()``), a few methods of text, lists and dicts (a template may
+    collect rows in a list of its own with ``append``), and an unspecified
     SymPy function on SymPy arguments (``f(x)``). Nothing from SymPy or NumPy that could
     parse text (``subs("…")`` would run it through ``eval``) or write a file
     (``ndarray.tofile``). ``**`` and ``*`` are bounded, so a template cannot make a
@@ -330,6 +331,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
                              "startswith", "endswith", "split", "rsplit", "join", "format", "count", "find",
                              "isdigit", "isalpha", "splitlines"})
     DICT_METHODS = frozenset({"get", "items", "keys", "values"})
+    LIST_METHODS = frozenset({"append", "extend", "index", "count"})
 
     def __init__(self, folder, **options):
         super().__init__(**options)
@@ -375,6 +377,8 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
                 return name in self.STR_METHODS
             if isinstance(owner, dict):
                 return name in self.DICT_METHODS
+            if isinstance(owner, list):
+                return name in self.LIST_METHODS
             return _module(type(owner)).startswith(("derive.", "jinja2."))
         if _module(obj).startswith("jinja2.") and not inspect.ismethod(obj):
             return True  # range (the sandbox's), lipsum, cycler, joiner, namespace, str.format's
