@@ -71,11 +71,11 @@ def handout(problem_set, output, fmt, answers, both, templates, seed, roster, co
     kind = handouts.output_format(output, fmt)
     if kind == "pdf":
         handouts.tex_engine()  # say what is missing before any work is done
-    problems = handouts.load(problem_set)
-    outputs = [handouts.answers_path(output), output] if both else [output]
-    data = problems.descent.data_path if problems.descent is not None else None
-    refuse_inputs(outputs, [("the problem set", problem_set), ("the [descent] data file", data)])
     with bounded("the problem set is too much to work out; split it, or simplify its largest problem"):
+        problems = handouts.load(problem_set)  # (a set of problem templates is drawn as it is read)
+        outputs = [handouts.answers_path(output), output] if both else [output]
+        data = problems.descent.data_path if problems.descent is not None else None
+        refuse_inputs(outputs, [("the problem set", problem_set), ("the [descent] data file", data)])
         _work(problems, output, kind, answers, both, templates, seed)
 
 
