@@ -83,18 +83,21 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
 
     startup.imports_done()
 
-    result = check_answer(expression, wrt, answer)
-    if fmt == "json":
-        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    else:
-        from derive.grade.answer import _decimal_tolerance
+    from derive.cli.output import bounded
 
-        text = report(result, _decimal_tolerance(answer))
-    if show_steps:
-        from derive.derivation import explain
+    with bounded("the expression or the answer is too large to check; try a smaller one"):
+        result = check_answer(expression, wrt, answer)
+        if fmt == "json":
+            text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+        else:
+            from derive.grade.answer import _decimal_tolerance
 
-        steps = explain(expression if "σ" not in expression else problem(expression, wrt).expr,
-                        wrt=str(problem(expression, wrt).wrt))
-        text += "\n" + steps.to_text()
+            text = report(result, _decimal_tolerance(answer))
+        if show_steps:
+            from derive.derivation import explain
+
+            steps = explain(expression if "σ" not in expression else problem(expression, wrt).expr,
+                            wrt=str(problem(expression, wrt).wrt))
+            text += "\n" + steps.to_text()
     click.echo(text, nl=not text.endswith("\n"))
     sys.exit(0 if result.correct else 1)

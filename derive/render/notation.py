@@ -168,7 +168,7 @@ GREEK = {
     "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Sigma": "Σ",
     "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
 }  # fmt: skip
-HATS = {"yhat", "y_hat"}
+HATS = {"yhat": "ŷ", "y_hat": "ŷ"}  # names that print with a hat: the prediction
 
 # Function names as textbooks write them (ISO 80000-2 for the inverse hyperbolic ones).
 FUNCTION_NAMES = {
