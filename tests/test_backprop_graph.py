@@ -256,7 +256,7 @@ def test_svg_shows_labels_local_derivatives_values_and_paths():
     groups = _svg_groups(svg)
     ids = {n.name: f"n{k}" for k, n in enumerate(p.graph.nodes)}
     _, z = groups[ids["z"]]
-    assert "z" in z and "= b + w x" in z and "value 0.85" in z and "∂L/∂z = 1.279" in z
+    assert "z" in z and "= w x + b" in z and "value 0.85" in z and "∂L/∂z = 1.279" in z
     _, w = groups[ids["w"]]
     assert "weight" in w and "∂L/∂w = 1.919" in w
     edge, label = groups[f"{ids['z']}-{ids['h']}"]

@@ -522,12 +522,10 @@ def render(doc, fmt="text", *, color=False, standalone=False, directory=None):
 
 def _slashed(base, dollars):
     """A LaTeX format writing ∂L/∂w with a slash: a table row is one line high."""
-    from derive.render.formats import LatexFormat
-
     class Slashed(base):
         def leibniz(self, top, wrt, partial=False):
             mark = r"\partial " if partial else "d"
-            text = r"%s%s/%s%s" % (mark, LatexFormat.m(self, top), mark, LatexFormat.m(self, wrt))
+            text = r"%s%s/%s%s" % (mark, self.spell(self.node(top)), mark, self.spell(self.node(wrt)))
             return f"${text}$" if dollars else text
 
     return Slashed

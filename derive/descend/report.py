@@ -166,19 +166,21 @@ def _matrix_names():
             "theta": sympy.MatrixSymbol("theta", 2, 1), "N": symbol("n"), "lam": symbol("lambda")}
 
 
-def _formats(fmt):
+def _formats(fmt, run=None):
     """``(f, words_f, style)``: how a format writes math in layouts, in sentences, and the
-    style of the plugged-in sums ("text" Unicode or "latex")."""
+    style of the plugged-in sums ("text" Unicode or "latex"), in the notation of the run's
+    loss (its author's order: w xᵢ + b)."""
     from derive.render import formats as r
 
+    notation = run.gradient.notation if run is not None and getattr(run, "gradient", None) is not None else None
     if fmt == "text":
-        return r.TextFormat(), r.TextFormat(), "text"
+        return r.TextFormat(notation=notation), r.TextFormat(notation=notation), "text"
     if fmt == "markdown":
-        return r.InlineLatexFormat(), r.InlineLatexFormat(), "latex"
+        return r.InlineLatexFormat(notation), r.InlineLatexFormat(notation), "latex"
     if fmt == "latex":
-        return r.LatexFormat(), r.LatexWordsFormat(), "latex"
+        return r.LatexFormat(notation), r.LatexWordsFormat(notation), "latex"
     if fmt == "html":
-        return r.HtmlFormat(), r.HtmlFormat(), "text"
+        return r.HtmlFormat(notation), r.HtmlFormat(notation), "text"
     raise DeriveError(f"unknown format {fmt!r}; use one of {', '.join(RENDER_FORMATS)}")
 
 
@@ -255,7 +257,7 @@ def words(run, fmt, directory=None, digits=None):
     """The words of ``descend_words.j2`` bound to one format (and to ``run``, which may be ``None``)."""
     from derive.render import formats as r
 
-    _, words_f, _ = _formats(fmt)
+    _, words_f, _ = _formats(fmt, run)
     env = r._environment(False, r._search_path(directory))
     sentences = writer(run, fmt, math=fmt in ("markdown", "latex"), digits=digits)
     return env.get_template("descend_words.j2").make_module(
@@ -294,7 +296,7 @@ def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None,
         raise DeriveError(f"unknown format {fmt!r}; use one of {', '.join(RENDER_FORMATS)}")
     search = r._search_path(directory)
     latex = fmt == "latex"
-    f, _, _ = _formats(fmt)
+    f, _, _ = _formats(fmt, run)
     plot = _safe_link(plot_link if plot_link is not None else run.plot, fmt)
     figures = None
     if fmt == "html" and run.plot:

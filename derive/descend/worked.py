@@ -17,7 +17,7 @@ import numpy as np
 import sympy
 
 from derive.descend.compile import Program
-from derive.symbols import symbol
+from derive.symbols import evaluated, symbol
 
 MAX_WORKED = 8  # the table is written for this many examples or fewer
 
@@ -74,8 +74,9 @@ def first_step(run, limit=MAX_WORKED):
     prediction = problem.model[0].symbol
     error = symbol("e_i")
     # yᵢ = ŷᵢ − eᵢ, exactly: 2ŷᵢ − 2yᵢ (SymPy spreads the 2) becomes 2eᵢ like ŷᵢ − yᵢ becomes eᵢ
-    renames = [(item.definition, item.symbol) for item in model] + [(y, prediction - error)]
-    definitions = {item.symbol: item.definition for item in model}
+    # the catalog writes its definitions as typed (w xᵢ + b); results are SymPy's own form
+    renames = [(evaluated(item.definition), item.symbol) for item in model] + [(y, prediction - error)]
+    definitions = {item.symbol: evaluated(item.definition) for item in model}
     definitions[error] = prediction - y
 
     names = _Names(renames, {item.symbol for item in model} | {error})

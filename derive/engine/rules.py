@@ -23,6 +23,7 @@ from sympy.core.function import AppliedUndef
 from derive.engine.steps import Step
 from derive.functions import log_base, sigmoid
 from derive.limits import TimeLimit, time_limit
+from derive.symbols import evaluated
 
 # Local derivatives, d/du F(u), each beside the function it belongs to.
 TRIG = {
@@ -343,8 +344,8 @@ class Engine:
             if identities:
                 named = sympy.collect(sympy.expand(named), list(self.definitions)).xreplace(identities)
             in_names = tidy(named, per_example, thorough=True)
-            substituted = substitute_definitions(in_names, self.definitions)
-            result = substituted
+            substituted = evaluated(substitute_definitions(in_names, self.definitions))
+            result = substituted  # SymPy's own form: the names' typed order is the printer's business
         tidied = tidy(result)
         if tidied == raw.derivative:
             return raw
@@ -416,7 +417,9 @@ def tidy(expr, per_example=None, thorough=False):
         masks = {name: sympy.Function(f"_{name.name}")(index) for name, index in per_example.items()}
         unmask = {mask: name for name, mask in masks.items()}
         return tidy(expr.xreplace(masks), thorough=thorough).xreplace(unmask)
-    candidates = []  # on a tie the earlier, more factored form wins
+    # On a tie the earlier wins: the form the rules gave (h(1 − h) stays h(1 − h)), then the
+    # more factored; a sum over the examples has its constants in front first: (2/n) Σ …
+    candidates = [] if expr.has(Sum) else [expr]
     try:
         with time_limit(TIDY_SECONDS):
             inside = expr
@@ -504,8 +507,6 @@ def _flip(expr):
 
 
 def readability(expr):
-    """Smaller reads better: operations first, then brackets (a sum inside a product), then
-    minus signs, then printed length. 2x sin x + x² cos x beats x(x cos x + 2 sin x)."""
+    """Smaller reads better: operations first, then minus signs, then printed length."""
     text = str(expr)
-    nested = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Mul for a in node.args if a.is_Add)
-    return (sympy.count_ops(expr), nested, text.count("-"), len(text))
+    return (sympy.count_ops(expr), text.count("-"), len(text))

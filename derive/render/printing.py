@@ -94,7 +94,7 @@ UNICODE_TO_LATEX = {
     "δ": r"\ensuremath{\delta}", "λ": r"\ensuremath{\lambda}", "α": r"\ensuremath{\alpha}",
     "η": r"\ensuremath{\eta}", "ᵀ": r"\ensuremath{^{\mathsf T}}", "‖": r"\ensuremath{\|}",
     "×": r"\ensuremath{\times}", "…": r"\ldots{}", "’": "'", "“": "``", "”": "''",
-    "—": "---", "–": "--",
+    "—": "---", "–": "--", "✓": r"\ensuremath{\checkmark}",
 }
 
 
