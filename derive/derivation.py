@@ -124,7 +124,11 @@ class Derivation(Document):
 
     @property
     def result(self):
-        return self.steps.derivative
+        """The derivative, a SymPy expression equal to ``sympy.diff`` (an unspecified
+        function's derivative written with a prime, g′(sin(x)))."""
+        from derive.symbols import readable
+
+        return readable(self.steps.derivative)
 
     @property
     def result_in_names(self):

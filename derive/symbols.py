@@ -45,3 +45,35 @@ def to_sympy(expr):
     plain = {s: sympy.Symbol(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
     bases = {b: sympy.IndexedBase(str(b.label)) for b in expr.atoms(sympy.IndexedBase)}
     return expr.xreplace({**plain, **bases})
+
+
+def readable(expr):
+    """``expr`` with SymPy's machinery for the derivative of an unspecified function written
+    as a prime: ``Subs(Derivative(g(u), u), u, sin(x))`` is ``g′(sin(x))``. For results a
+    person or a program reads; the checks use SymPy's own form."""
+    if not expr.has(sympy.Subs, sympy.Derivative):
+        return expr
+    from sympy.core.function import AppliedUndef
+
+    def prime(e):
+        inner, order, point = None, 0, None
+        if isinstance(e, sympy.Subs) and isinstance(e.expr, sympy.Derivative) and len(e.point) == 1:
+            inner, point = e.expr.expr, e.point[0]
+            order = sum(n for _, n in e.expr.variable_count)
+        elif isinstance(e, sympy.Derivative) and isinstance(e.expr, AppliedUndef) and len(e.expr.args) == 1 \
+                and e.variables == (e.expr.args[0],):
+            inner, point = e.expr, e.expr.args[0]
+            order = sum(n for _, n in e.variable_count)
+        if not isinstance(inner, AppliedUndef) or len(inner.args) != 1:
+            return None
+        return sympy.Function(inner.func.__name__ + "′" * order)(point)
+
+    def walk(e):
+        found = prime(e)
+        if found is not None:
+            return found
+        if e.is_Atom or not e.args:
+            return e
+        return e.func(*[walk(a) for a in e.args])
+
+    return walk(expr)

@@ -24,7 +24,18 @@ from derive.errors import DeriveError
               help="One answer: text (default) or json. --batch: csv (default) or jsonl.")
 @click.option("--resume", is_flag=True, help="With --batch: skip rows already checked in OUTPUT.partial.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="With --batch: worker processes (default: all cores).")
-def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, jobs):
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
+              help="With --batch: grade each student against their own version (the manifest.csv of "
+                   "derive handout --students); the file then needs the student's id, the problem and the answer.")
+@click.option("--id-column", metavar="NAME", help="With --batch: the column of the student's id (default id).")
+@click.option("--answer-column", metavar="NAME",
+              help="With --batch: the column of the answer (default answer); with a manifest, 'Response {problem}' "
+                   "reads one column per problem, as Moodle's quiz Responses report has them.")
+@click.option("--problem-column", metavar="NAME", help="With --batch --manifest: the column of the problem number.")
+@click.option("--expression-column", metavar="NAME", help="With --batch: the column of the expression (default expression).")
+@click.option("--wrt-column", metavar="NAME", help="With --batch: the column of the variable (default wrt).")
+def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, jobs, manifest, id_column,
+          answer_column, problem_column, expression_column, wrt_column):
     """Check a derivative: correct or incorrect, the likely mistake and where, and a point
     where the answer differs.
 
@@ -36,6 +47,8 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
       derive check "sin(x^2)" --answer '2x\\cos(x^2)' --explain
       derive check --batch answers.csv -o graded.csv
       derive check --batch answers.csv -o graded.jsonl --format jsonl --resume --jobs 2
+      derive check --batch answers.csv --manifest class/manifest.csv -o graded.csv
+      derive check --batch responses.csv --manifest class/manifest.csv --id-column "ID number" -o graded.csv
 
     Exit codes: 0 correct (or a batch finished); 1 incorrect; 2 bad input.
     """
@@ -50,11 +63,14 @@ def check(expression, wrt, answer, show_steps, batch_file, output, fmt, resume, 
         from derive.grade.batch import run_batch
 
         startup.imports_done()  # before the workers fork: they share what start-up made
-        summary = run_batch(batch_file, output, fmt=fmt or "csv", resume=resume, jobs=jobs)
+        columns = {"id_column": id_column, "answer_column": answer_column, "problem_column": problem_column,
+                   "expression_column": expression_column, "wrt_column": wrt_column}
+        summary = run_batch(batch_file, output, fmt=fmt or "csv", resume=resume, jobs=jobs, manifest=manifest,
+                            columns=columns)
         click.echo(summary, err=True)
         return
-    if output or resume or jobs:
-        raise DeriveError("-o, --resume and --jobs go with --batch")
+    if output or resume or jobs or manifest or id_column or answer_column or problem_column:
+        raise DeriveError("-o, --resume, --jobs, --manifest and the --…-column options go with --batch")
     if not expression:
         raise DeriveError("give the expression and --answer, or --batch FILE.csv -o OUT")
     if answer is None:

@@ -38,8 +38,9 @@ def _register_commands():
     from derive.cli.descend import descend
     from derive.cli.explain import explain
     from derive.cli.handout import handout
+    from derive.cli.variants import variants
 
-    for command in (explain, handout, list_problems, check, descend):
+    for command in (explain, handout, list_problems, check, descend, variants):
         cli.add_command(command)
 
 

@@ -86,14 +86,18 @@ class Step:
         seen = {} if seen is None else seen
         key = (self.expression, self.wrt)
         if key in seen:
-            return {"rule": self.rule, "derivative": str(self.derivative), "same_as": seen[key]}
+            from derive.symbols import readable
+
+            return {"rule": self.rule, "derivative": str(readable(self.derivative)), "same_as": seen[key]}
+        from derive.symbols import readable
+
         seen[key] = f"s{len(seen) + 1}"
         out = {
             "id": seen[key],
             "rule": self.rule,
             "expression": str(self.expression),
             "wrt": str(self.wrt),
-            "derivative": str(self.derivative),
+            "derivative": str(readable(self.derivative)),
             "substeps": [sub.to_dict(seen) for sub in self.substeps],
         }
         if self.intermediate is not None:

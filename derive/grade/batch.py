@@ -63,8 +63,11 @@ def _init_worker():
 def _prepare_one(key):
     """A problem's derivative, points and candidates, or the reason it has none."""
     from derive.grade.answer import Problem
+    from derive.grade.manifest import not_in_manifest
 
     expression, wrt = key
+    if not_in_manifest(expression):
+        return ("error", not_in_manifest(expression))
     try:
         prepared = Problem(expression, wrt or None)
         prepared.batch_key = key  # the rows' (expression, wrt), as the parent grouped them
@@ -307,13 +310,21 @@ def _summary(rows, results, names):
 # ------------------------------------------------------------------------------ entry point
 
 
-def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, chunk=CHUNK):
-    """Check every row of ``path`` and write ``output``; returns the summary text."""
+def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, chunk=CHUNK, manifest=None, columns=None):
+    """Check every row of ``path`` and write ``output``; returns the summary text.
+
+    ``manifest`` (derive handout --students) grades each answer against its student's own
+    version; ``columns`` names the file's columns (see derive.grade.manifest)."""
     from derive.files import write_whole
 
     if fmt not in ("csv", "jsonl"):
         raise DeriveError("the batch output format is csv or jsonl")
-    header, names, rows = _read(path)
+    if manifest is not None or any((columns or {}).values()):
+        from derive.grade.manifest import read_answers
+
+        header, names, rows = read_answers(path, manifest, **(columns or {}))
+    else:
+        header, names, rows = _read(path)
     col = {name: names.index(name) for name in REQUIRED}
     jobs = jobs or os.cpu_count() or 1
     partial = output + ".partial"

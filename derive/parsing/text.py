@@ -599,9 +599,22 @@ def _build(func, *args, col=None):
 
 def _typed(cls, *args, col=None):
     """``cls(*args)`` as the author wrote it: unevaluated, unless every argument is a number
-    (2*3 is 6, 1/2 is a half; x*(x + x) stays as typed, never 2x²)."""
+    (2*3 is 6, 1/2 is a half; x*(x + x) stays as typed, never 2x²). Only what changes
+    nothing is dropped: a factor 1, a term 0, a power 1 (1x is x, as a reader reads it)."""
     if all(a.is_Number for a in args):
         return _build(cls, *args, col=col)
+    if cls is sympy.Mul:
+        if any(a == 0 for a in args):
+            return sympy.S.Zero  # 0x is 0
+        args = [a for a in args if a != 1] or [sympy.S.One]
+    elif cls is sympy.Add:
+        args = [a for a in args if a != 0] or [sympy.S.Zero]
+    elif cls is sympy.Pow and args[1] == 1:
+        return args[0]
+    elif cls is sympy.Pow and args[1] == 0 and not args[0].is_zero:
+        return sympy.S.One
+    if len(args) == 1:
+        return args[0]
     return _build(lambda *a: cls(*a, evaluate=False), *args, col=col)
 
 

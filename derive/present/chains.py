@@ -222,6 +222,8 @@ class Presenter:
             (sub,) = step.substeps
             inner, rules, notes = self.child(sub, steps)
             written = step.detail.get("as")
+            if _same_power(step.expression, written):  # x^(5/3) is already a power: nothing to say
+                return inner, rules, notes
             note = [Note("let", step.expression, written)] if written is not None else []
             return inner, ["rewrite:" + step.detail.get("identity", "power")] + rules, note + notes
         if rule == "general_power":
@@ -246,7 +248,8 @@ class Presenter:
         outer, inner_step = step.substeps
         u, inner = step.intermediate
         outer_value = step.detail["outer_at_inner"]
-        if not step.detail.get("named"):  # f′(u) with u put back as written: 2(w x + b − y), not 2b + 2wx − 2y
+        if not step.detail.get("named") and not outer.derivative.has(sympy.Derivative):
+            # f′(u) with u put back as written: 2(w x + b − y), not 2b + 2wx − 2y
             outer_value = _substitute(outer.derivative, {u: inner})
         rules = ["chain"] + _rules_of(outer)  # the outer derivative is a known one (uⁿ, sin u, …)
         notes = []
@@ -456,6 +459,14 @@ def _depth(step, presenter):
     return 1 + max((_depth(s, presenter) for s in step.substeps), default=0)
 
 
+def _same_power(expression, written):
+    """Whether a rewrite "as a power" would write the expression as itself (x^(5/3))."""
+    if written is None or not expression.is_Pow or not written.is_Pow:
+        return False
+    exp = written.exp.args[0] if isinstance(written.exp, sympy.UnevaluatedExpr) else written.exp
+    return expression.base == written.base and expression.exp == exp and exp != S.Half and not exp.is_negative
+
+
 def _rules_of(step):
     """The rules a merged subtree used, in the order a reader meets them: the function's
     name with its rule (trig:sin), the trivial ones (d/dx x = 1) left unsaid."""
@@ -477,7 +488,8 @@ def _rules_of(step):
         elif s.rule == "exp":
             out.append("exp:e" if s.detail.get("base") == sympy.E else "exp:a")
         elif s.rule == "rewrite":
-            out.append("rewrite:" + s.detail.get("identity", "power"))
+            if not _same_power(s.expression, s.detail.get("as")):
+                out.append("rewrite:" + s.detail.get("identity", "power"))
         else:
             out.append(s.rule)
     return _unique(out)
@@ -530,6 +542,8 @@ def _substitute(expr, replace):
         return expr.func(*args, evaluate=False)
     except TypeError:
         return expr.func(*args)
+    except ValueError:  # a derivative with respect to what is no longer a symbol
+        return expr.xreplace(replace)
 
 
 def _times(a, b):

@@ -78,7 +78,9 @@ def _plain(expr):
         except TypeError:
             return e.func(*[unmark(a) for a in e.args])
 
+    from derive.symbols import readable
+
     try:
-        return str(unmark(expr))
+        return str(readable(unmark(expr)))
     except Exception:  # noqa: BLE001 - a line is still shown, even if SymPy cannot print it
         return str(expr)

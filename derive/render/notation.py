@@ -422,7 +422,7 @@ class Notation:
     # -- powers -----------------------------------------------------------------------------------
     def _Pow(self, expr):
         base, exp = expr.base, expr.exp
-        kept = _kept_as_power(expr) or (expr in self.typed and exp not in (-1, S.Half, -S.Half))
+        kept = _kept_as_power(expr) or (expr in self.typed and exp not in (-1, S.Half))
         if isinstance(exp, sympy.UnevaluatedExpr):
             exp = exp.args[0]
         if not kept:
@@ -1194,5 +1194,7 @@ def text_chunks(node):
     out = []
     for k, piece in enumerate(pieces):
         text = to_text(piece)
+        if isinstance(piece, Frac) and k + 1 < len(pieces):
+            text = f"({text})"  # (1/n) Σ …, even when a line breaks after it
         out.append(text if k == 0 else text.lstrip())
     return out
