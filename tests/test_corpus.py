@@ -106,11 +106,17 @@ CONCRETE = {  # stand-ins for the abstract f, g, h, so formulas with them compar
 
 
 def concrete(expr):
-    """``expr`` with f, g, h replaced by CONCRETE and derivatives of them done."""
+    """``expr`` with f, g, h replaced by CONCRETE and derivatives of them done; derive
+    writes a derivative of f as the function f′ (f′′ for the second)."""
     if not expr.has(AppliedUndef):
         return expr
-    expr = expr.replace(lambda e: isinstance(e, AppliedUndef) and e.func.__name__ in CONCRETE,
-                        lambda e: CONCRETE[e.func.__name__](*e.args))
+
+    def stand_in(e):
+        name = e.func.__name__
+        order = len(name) - len(name.rstrip("′"))
+        return sympy.diff(CONCRETE[name.rstrip("′")](_T), _T, order).subs(_T, e.args[0])
+
+    expr = expr.replace(lambda e: isinstance(e, AppliedUndef) and e.func.__name__.rstrip("′") in CONCRETE, stand_in)
     return expr.doit()
 
 
