@@ -127,26 +127,28 @@ def timed(call):
     return value, time.perf_counter() - start
 
 
-KINDS = [  # (name of the kind of fault, the SymPy tidying that shows it)
+KINDS = [  # (name of the kind of fault, the SymPy tidying that shows it), tried in this order
+    ("a common factor left inside a sum: 4(6x + 3) for 12(2x + 1)", sympy.factor_terms),
     ("not cancelled", sympy.cancel),
     ("not over a common denominator", sympy.together),
     ("factored vs expanded: factor shortens", sympy.factor),
     ("factored vs expanded: expand shortens", sympy.expand),
     ("trig identity not used", sympy.trigsimp),
-    ("powers not combined", sympy.powsimp),
+    ("exponentials not written as sinh, cosh, tanh", sympy.exptrigsimp),
+    ("powers not combined: 3 * 3^u for 3^(u + 1)", sympy.powsimp),
+    ("logarithms not combined: log 3 + 3 log 2 for log 24", lambda e: sympy.logcombine(e, force=True)),
     ("radicals not combined", sympy.radsimp),
-    ("logarithms not combined", sympy.logcombine),
     ("piecewise not folded", sympy.piecewise_fold),
 ]
 
 
 def kind_of_fault(form, best):
     """The first SymPy tidying that brings derive's form down to SymPy's best, if any."""
-    from derive import to_sympy
-
     plain_form = to_sympy(form) if not form.has(sympy.Piecewise) else form
     if form_ops(plain_form) <= best:
-        return "constant factors not collected (the printed form, evaluated, is short enough)"
+        return "constant factors not collected: the printed form, evaluated, is short enough"
+    if _constant_in_front(plain_form) <= best:
+        return "the constant kept in front, 10(12x^2 - 1) for 120x^2 - 10 (one op more; textbooks print both)"
     for name, tidy in KINDS:
         try:
             with time_limit(TIDY_SECONDS):
@@ -155,6 +157,22 @@ def kind_of_fault(form, best):
         except Exception:  # a tidying may refuse a form (TimeLimit included): try the next
             continue
     return "other (only simplify reaches it)"
+
+
+def _constant_in_front(expr):
+    """The fewest ops after multiplying a product's number into one of its sums."""
+    if not expr.is_Mul:
+        return form_ops(expr)
+    number, rest = expr.as_coeff_Mul()
+    if number == 1:
+        return form_ops(expr)
+    factors = sympy.Mul.make_args(rest)
+    options = [form_ops(expr)]
+    for k, factor in enumerate(factors):
+        if factor.is_Add:
+            spread = sympy.expand(number * factor)
+            options.append(form_ops(sympy.Mul(*factors[:k], spread, *factors[k + 1:], evaluate=False)))
+    return min(options)
 
 
 def measure(rows):
