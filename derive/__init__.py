@@ -9,8 +9,8 @@ against numbers.
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "gradient", "check_answer", "parse", "to_sympy", "passes", "graph", "gradcheck", "Derivation",
-           "Gradient", "Step", "DeriveError", "__version__"]
+__all__ = ["explain", "gradient", "check_answer", "parse", "to_sympy", "passes", "graph", "gradcheck",
+           "Derivation", "Gradient", "Step", "DeriveError", "__version__"]
 
 
 def __dir__():

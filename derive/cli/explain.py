@@ -41,17 +41,17 @@ from derive.errors import DeriveError
               show_default=True, help="The learning rate's symbol in the update: α or η.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the random points of the numeric check.")
-@click.option("--simplify-first", is_flag=True,
-              help="Rewrite the exercise in its simplest form first, as a step of its own (2x²(5x³) is 10x⁵).")
-@click.option("--check-details", is_flag=True,
-              help="Give the numeric check's figures: the points, the data, the largest difference.")
 @click.option("--at", "at", metavar="NAME=VALUE,…",
               help="Add the forward and backward passes at this point (w=0.5,x=1.5,…), each number "
                    "checked; a mean loss takes one value per example, separated by ';'.")
 @click.option("--graph", "graph", is_flag=True,
               help="With --format html: add the computation graph as an SVG (needs Graphviz's dot).")
+@click.option("--simplify-first", is_flag=True,
+              help="Rewrite the exercise in its simplest form first, as a step of its own (2x²(5x³) is 10x⁵).")
+@click.option("--check-details", is_flag=True,
+              help="Give the numeric check's figures: the points, the data, the largest difference.")
 def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form, layout, half, per_example, rate,
-            seed, simplify_first, check_details, at, graph):
+            seed, at, graph, simplify_first, check_details):
     """Explain the derivative of EXPRESSION step by step, and check it against numbers.
 
     EXPRESSION is a formula such as "sin(x^2)" or "exp(2x) cos(x)" (^ or ** for powers,
@@ -85,7 +85,7 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
 
     startup.imports_done()
 
-    fmt, pdf = _output_format(fmt, output)
+    fmt, pdf = _output_format(fmt, output, form)
     mean = None if per_example is None else not per_example
     conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate,
                        simplify_first=simplify_first)
@@ -140,15 +140,16 @@ EXTENSIONS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "
               ".html": "html", ".htm": "html", ".json": "json", ".pdf": "pdf"}
 
 
-def _output_format(fmt, output):
+def _output_format(fmt, output, form=None):
     """``(format, pdf)``: the format asked for, or the one -o's extension names; a PDF is
-    LaTeX run through TeX. An extension derive cannot write is refused, never written to."""
+    LaTeX run through TeX. An extension derive cannot write is refused, never written to.
+    The NumPy form is Python: it is written to a .py file as it is printed."""
     import os
 
     if output is None:
         return fmt or "text", False
     extension = os.path.splitext(output)[1].lower()
-    named = EXTENSIONS.get(extension)
+    named = "text" if form == "numpy" and extension == ".py" else EXTENSIONS.get(extension)
     if fmt is None:
         if named is None:
             raise DeriveError(f"cannot tell the format of -o {output} from its extension: use .txt, .md, .tex, "
