@@ -45,25 +45,9 @@ SUBSET_STEP = 3
 
 # Rows derive does not handle yet (the lead is changing the parser and the final forms).
 # Each entry says why; a row that starts to pass makes its test fail (strict xfail).
-KNOWN_PARSE_FAILURES = {
-    "activecalc-2.3.2a": "3w^17 4^w: a number right after a power is refused (issue 12, section 6)",
-}
-LAST_LINE = "the worked solution's last line keeps constants uncollected where explain().result is short"
-KNOWN_LONG_FORMS = {  # id -> derive's last line against SymPy's best (count_ops), and why
-    "dl-LogCosh": "(e^(x-y) - e^(y-x))/(e^(x-y) + e^(y-x)), 11 ops; SymPy: tanh(x - y), 2 (exponentials not seen as tanh)",
-    "openstax-3.2-84": f"-(-1)*5/x^2, 5 ops; SymPy: 5/x^2, 2 ({LAST_LINE})",
-    "apex-2.3-25": f"-6(2 - 3x), 5 ops; SymPy: 18x - 12, 2 ({LAST_LINE})",
-    "apex-2.3-22": f"3(2(3t + 1)), 4 ops; SymPy: 18t + 6, 2 ({LAST_LINE})",
-    "apex-2.5-36b": "24^x (log 3 + 3 log 2), 6 ops; SymPy: 24^x log 24, 3 (logarithms not combined)",
-    "clp-2.8-11": f"-cos(pi/2 - theta), 4 ops; SymPy: -sin(theta), 2 ({LAST_LINE})",
-    "clp-2.10-4": f"10/(10x), 2 ops; SymPy: 1/x, 1 ({LAST_LINE}: not cancelled)",
-    "openstax-3.6-229": f"-(-1)*4/(5 - 2x)^3, 7 ops; SymPy: 4/(5 - 2x)^3, 4 ({LAST_LINE})",
-    "apex-2.5-22": "6^w (log 3 - log 2)/2^(2w), 8 ops; SymPy: (3/2)^w log(3/2), 5 (powers and logarithms not combined)",
-}
-KNOWN_SHARE_SHORTFALL = (  # a reason while fewer than 95% of rows meet the target; None when they do
-    "92.8% of the rows checked here, 91.3% of all rows (bench/final_forms.py): 23 rows lose it on the "
-    "worked solution's last line (explain().result alone meets it in 95.6%), 24 more are factor, power "
-    "and logarithm tidyings not tried")
+KNOWN_PARSE_FAILURES = {}
+KNOWN_LONG_FORMS = {}  # id -> derive's last line against SymPy's best (count_ops), and why
+KNOWN_SHARE_SHORTFALL = None  # a reason while fewer than 95% of rows meet the target; None when they do
 
 
 def load_rows(path=CSV_PATH):

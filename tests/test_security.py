@@ -468,7 +468,7 @@ def test_the_bound_holds_for_a_handout(tmp_path):
 
 def test_the_bound_holds_for_descend(tmp_path):
     done, took = _bounded_run(["descend", "mse", "--synthetic", "3000000", "--steps", "1000000",
-                               "--format", "json"], tmp_path)
+                               "--tol", "0", "--format", "json"], tmp_path)  # no early stop: it runs long
     assert done.returncode == 2 and done.stderr.startswith(f"Error: gave up after {BOUND} s"), done.stderr
     assert took < BOUND + SLACK
 

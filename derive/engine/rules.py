@@ -420,11 +420,15 @@ def tidy(expr, per_example=None, thorough=False):
     # On a tie the earlier wins: the form the rules gave (h(1 − h) stays h(1 − h)), then the
     # more factored; a sum over the examples has its constants in front first: (2/n) Σ …
     candidates = [] if expr.has(Sum) else [expr]
+    termwise = None
     try:
         with time_limit(TIDY_SECONDS):
             inside = expr
             if expr.has(Sum):
                 inside = expr.replace(lambda e: isinstance(e, Sum), lambda e: _tidy_sum(e, thorough))
+                if inside.is_Add:  # (2/n) Σ … + 2λw: each term tidied, no factor pulled across them
+                    termwise = Add(*[sympy.factor_terms(term) for term in inside.args])
+                    candidates.append(termwise)
             candidates.append(sympy.factor_terms(inside))
             if inside != expr:
                 candidates.append(inside)
@@ -433,6 +437,10 @@ def tidy(expr, per_example=None, thorough=False):
             elif not expr.has(Piecewise, Derivative, sympy.Subs):
                 candidates += _rational_forms(expr)
                 candidates += [_flip(c) for c in list(candidates) if c.is_Mul]
+                if any(not a.free_symbols for a in expr.atoms(log)):
+                    candidates += [_number_logs(c) for c in list(candidates)]
+                if len(expr.atoms(exp)) >= 2 and any(p.exp.is_negative for p in expr.atoms(Pow)):
+                    candidates.append(_hyperbolic(expr))
                 if expr.has(*TRIG, *HYPERBOLIC, *INVERSE_TRIG):
                     best = min(dict.fromkeys(candidates + [expr]), key=readability)
                     candidates.append(_trigsimp(best))
@@ -441,15 +449,24 @@ def tidy(expr, per_example=None, thorough=False):
         pass
     candidates.append(expr)
     unique = list(dict.fromkeys(c for c in candidates if c is not None))
-    return unique[0] if len(unique) == 1 else min(unique, key=readability)
+    best = unique[0] if len(unique) == 1 else min(unique, key=readability)
+    if termwise is not None and best is not termwise and \
+            sympy.count_ops(termwise) <= sympy.count_ops(best) + 1 and best.is_Mul:
+        return termwise  # a textbook keeps a sum over the examples apart from the other terms
+    return best
 
 
 MAX_EXPAND_OPS = 60  # expanding a bigger result only makes it longer (20x(x² + 1)⁹)
 
 
+MAX_EXPANDED_POWER = 12  # (x + 1)⁹⁹⁹ is never multiplied out, nor cancelled term by term
+
+
 def _rational_forms(expr):
     """One fraction, cancelled, factored, expanded: the forms a textbook key might print."""
     out = []
+    if any(p.exp.is_Integer and abs(p.exp) > MAX_EXPANDED_POWER and p.base.is_Add for p in expr.atoms(Pow)):
+        return out
     if any(p.exp.is_negative for p in expr.atoms(Pow)) or expr.is_Add:
         together = sympy.together(expr)
         out.append(sympy.factor_terms(together))
@@ -467,6 +484,25 @@ def _rational_forms(expr):
         out.append(expanded)
         out.append(sympy.factor_terms(expanded))
     return out
+
+
+def _number_logs(expr):
+    """ln 3 + 3 ln 2 written ln 24: a sum of logarithms of numbers is one logarithm."""
+    def numeric_log_sum(e):
+        return e.is_Add and not e.free_symbols and e.has(log) and len(e.args) > 1
+
+    return expr.replace(numeric_log_sum, lambda e: sympy.logcombine(e, force=True))
+
+
+HYPERBOLIC_SECONDS = 0.5
+
+
+def _hyperbolic(expr):
+    """A quotient of exponentials seen as a hyperbolic function: (eᵘ − e⁻ᵘ)/(eᵘ + e⁻ᵘ) is tanh u.
+    Bounded on its own; the expression itself if the time runs out."""
+    with time_limit(HYPERBOLIC_SECONDS, quiet=True) as bound:
+        found = sympy.simplify(expr.rewrite(cosh))
+    return expr if bound.expired or found.has(sympy.I) else found
 
 
 def _trigsimp(expr):

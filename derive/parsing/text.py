@@ -779,7 +779,8 @@ class _Parser:
                         continue
             elif tok.kind in ("name", "("):
                 factor = self.power()  # implicit multiplication: 2x, (x+1)(x-1), x y
-            elif tok.kind == "num" and self.previous().kind in ("name", ")", "sup") and _spaced(self.previous(), tok):
+            elif tok.kind == "num" and _spaced(self.previous(), tok) and (
+                    self.previous().kind in ("name", ")", "sup") or self._after_exponent()):
                 factor = self.power()  # a number after a value and a space: x 5^x, 2^x 3^x
             else:
                 break
@@ -796,6 +797,13 @@ class _Parser:
         if _largest_digits(product) > MAX_RESULT_DIGITS:
             raise _too_large(start.col)
         return product
+
+    def _after_exponent(self):
+        """Whether the last token is a number that was an exponent: 3w^17 4^w."""
+        if self.i < 2:
+            return False
+        before = self.tokens[self.i - 2]
+        return self.previous().kind == "num" and before.kind == "op" and before.value == "^"
 
     def unary(self):
         negative = False

@@ -18,7 +18,7 @@ def present(derivation, memory=None, label=None):
     handout's problems), so each derivative is worked once; ``label`` is how this one is
     cited later ("problem 2")."""
     steps = derivation.steps
-    presenter = Presenter(derivation.definitions, derivation.partial, memory, label)
+    presenter = Presenter(derivation.definitions, derivation.partial, memory, label, derivation.notation)
     substituted = None
     if steps.rule == "simplify" and steps.detail.get("in_names") is not None:
         substituted = substitute_typed(steps.detail["in_names"], derivation.definitions)

@@ -110,7 +110,8 @@ class Presenter:
     of one document (the partials of a gradient, the problems of a handout): it maps
     ``(expression, variable)`` to the label of the chain that worked it."""
 
-    def __init__(self, definitions=None, partial=False, memory=None, label=None):
+    def __init__(self, definitions=None, partial=False, memory=None, label=None, notation=None):
+        self.notation = notation  # how the document prints: two lines that print alike are one
         self.definitions = dict(definitions or {})
         self.partial = partial
         self.memory = memory if memory is not None else {}
@@ -332,7 +333,7 @@ class Presenter:
         label = self.memory.get(key)
         if label is None:
             label = self._label(step, name)
-            sub = Presenter(self.definitions, self.partial, self.memory)
+            sub = Presenter(self.definitions, self.partial, self.memory, notation=self.notation)
             sub.values, sub.side, sub._names = self.values, self.side, self._names
             chain = sub.chain(step, label=label, name=name, definition=definition)
             if lhs is not None:
@@ -394,26 +395,30 @@ class Presenter:
         result = root.derivative if final is None else final
         if detail.get("in_names") is not None:
             named = detail["in_names"]
-            if not _same(chain.result, named):
+            if not _same(chain.result, named, self.notation):
                 chain.lines.append(Line(named, ("simplify",), kind="simplify"))
             written = substituted if substituted is not None else detail["substituted"]
             chain.lines.append(Line(written, ("names",), (Note("names"),), kind="names"))
-            if not _same(written, result) and sympy.count_ops(result) < sympy.count_ops(evaluated(written)):
+            if not _same(written, result, self.notation) and sympy.count_ops(result) < sympy.count_ops(evaluated(written)):
                 chain.lines.append(Line(result, ("simplify",), kind="simplify"))
-        elif not chain.lines or not _same(chain.result, result):
+        elif not chain.lines or not _same(chain.result, result, self.notation):
             chain.lines.append(Line(result, ("simplify",) if chain.lines else tuple(_rules_of(raw)), kind="simplify"))
         last = chain.lines[-1]
         last.rhs = strict_cases(last.rhs, found)
         last.boxed = True
 
 
-def _same(written, value):
-    """Whether a line as written already shows ``value`` (no tidying line is needed)."""
-    from derive.symbols import evaluated
+def _same(written, value, notation=None):
+    """Whether a line as written already shows ``value`` (no tidying line is needed): the
+    two print alike. −(−1)·5/x² is the same number as 5/x², but not the same line."""
+    from derive.render.notation import Notation, to_text
 
     if written.has(Pending, Dot, Plus):
         return False
-    return written == value or evaluated(written) == value
+    if written == value:
+        return True
+    notation = notation or Notation()
+    return to_text(notation.build(written)) == to_text(notation.build(value))
 
 
 class _Resolved:
@@ -558,9 +563,13 @@ def _times(a, b):
         return _negative(b)
     if a.is_Number and not b.has(Pending) and not isinstance(b, Dot):
         return Mul(a, b, evaluate=False)  # 2 · x² is written 2x²
-    if b.is_Number and not a.has(Pending):
-        return Mul(b, a, evaluate=False)  # e²ˣ · 2 is written 2e²ˣ
+    if b.is_Number and not a.has(Pending) and not _has_coefficient(a):
+        return Mul(b, a, evaluate=False)  # e²ˣ · 2 is written 2e²ˣ (but 2(2 − 3x) · (−3) stays)
     return Dot(a, b)
+
+
+def _has_coefficient(a):
+    return a.is_Number or (a.is_Mul and a.args and a.args[0].is_Number)
 
 
 def _negative(a):

@@ -32,7 +32,10 @@ class Corner:
         if self.points:
             parts = [sympy.Ne(self.variable, p, evaluate=False) for p in self.points]
             return parts[0] if len(parts) == 1 else sympy.And(*parts, evaluate=False)
-        return sympy.Ne(self.equation.lhs, self.equation.rhs, evaluate=False)
+        lhs, rhs = self.equation.lhs, self.equation.rhs
+        if lhs.is_Number and not rhs.is_Number:
+            lhs, rhs = rhs, lhs  # w xᵢ + b ≠ 0, the unknown side first
+        return sympy.Ne(lhs, rhs, evaluate=False)
 
 
 def corners(root, definitions=None):

@@ -389,7 +389,7 @@ class TemplateSandbox(SandboxedEnvironment):
     MAX_LENGTH = 1_000_000
     STR_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "title", "capitalize", "replace",
                              "startswith", "endswith", "split", "rsplit", "join", "format", "count", "find",
-                             "isdigit", "isalpha", "splitlines"})
+                             "isdigit", "isalpha", "splitlines", "partition", "rpartition"})
     DICT_METHODS = frozenset({"get", "items", "keys", "values"})
     LIST_METHODS = frozenset({"append", "extend", "index", "count"})
 
@@ -465,8 +465,21 @@ def _definitions():
         "SIGMA_IDENTITY": sympy.Mul(sigmoid(z), 1 - sigmoid(z), evaluate=False),
         "RELU_Z": sympy.Function("ReLU")(z), "RELU_FORMULA": sympy.Max(0, z, evaluate=False),
         "HESSIAN": sympy.Symbol("H"), "SGN_ZERO": sympy.sign(0, evaluate=False),
-        "PENDING": Pending, "DOT": Dot, "NABLA": Nabla, "UPDATE": _update, "ROUNDED": _rounded,
+        # functions, not classes: a sandboxed template may call what it is handed, not build classes
+        "PENDING": _pending, "DOT": _dot, "NABLA": _nabla, "UPDATE": _update, "ROUNDED": _rounded,
     }
+
+
+def _pending(expression, variable, partial=False):
+    return Pending(expression, variable, partial)
+
+
+def _dot(*factors):
+    return Dot(*factors)
+
+
+def _nabla(top, wrt=None):
+    return Nabla(top, wrt)
 
 
 def _update(target, step):

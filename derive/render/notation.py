@@ -616,7 +616,10 @@ def _bare_argument(arg):
     """sin x, ln 3 and ln x need no brackets; sin(x²) and ln(2x) do."""
     if arg.is_Integer and arg > 0:
         return True
-    return (arg.is_Symbol or isinstance(arg, sympy.Indexed)) and len(split_name(getattr(arg, "name", "x"))[0]) == 1
+    if not (arg.is_Symbol or isinstance(arg, sympy.Indexed)):
+        return False
+    base = split_name(str(arg.base.label) if isinstance(arg, sympy.Indexed) else arg.name)[0]
+    return len(base) == 1 or base in GREEK
 
 
 def _split_sign(expr):
@@ -802,8 +805,8 @@ class TextWriter:
 
     def _Frac(self, node):
         num, den = self.write(node.num), self.write(node.den)
-        if _compound(node.num):
-            num = f"({num})"
+        if _compound(node.num) and (_has_terms(node.num) or isinstance(node.num, (Frac, BigOp))):
+            num = f"({num})"  # (x + 1)/3; a product needs no bracket above the line: 2x/3
         if _compound(node.den) or isinstance(node.den, (Frac, Sup)) and "/" in den:
             den = f"({den})"
         return f"{num}/{den}"
@@ -859,6 +862,11 @@ class TextWriter:
 
     def _Matrix(self, node):
         return "[" + "; ".join(", ".join(self.write(c) for c in row) for row in node.rows) + "]"
+
+
+def _has_terms(node):
+    return isinstance(node, Row) and any(isinstance(i, Op) and i.kind == "bin" and i.text in ("+", "−")
+                                         for i in node.items)
 
 
 def _compound(node):
