@@ -36,6 +36,7 @@ class Subject:
     source: str | None = None
     lets: list = field(default_factory=list)  # the user's own names, in the order given
     typed: sympy.Expr | None = None  # as typed, when --simplify-first rewrote it before step 1
+    wrt_hint: str | None = None  # the variable the exercise names: d/dx …, f(x) = …
     learning_rate: sympy.Symbol = field(default_factory=lambda: symbol("alpha"))
 
     @property
@@ -424,6 +425,8 @@ def explain(expression, wrt=None, *, let=None, half=None, mean=None, learning_ra
     if wrt is None and subject.problem is not None:
         names = ", ".join(p.name for p in subject.problem.parameters)
         raise DeriveError(f"say which parameter to differentiate {subject.problem.name} by: {option('wrt')} one of {names}, or all")
+    if wrt is None and subject.wrt_hint is not None:
+        wrt = subject.wrt_hint
     if isinstance(wrt, str) and ("," in wrt or wrt.strip() == "all"):
         raise DeriveError("several variables give a gradient: use derive.gradient(...)" if VOICE.get() == "python" else "several variables give a gradient: --wrt a,b")
     variable = subject.variable(wrt)
@@ -553,7 +556,12 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
             names = ", ".join(list(CATALOG) + list(ALIASES))
             raise DeriveError(f"no problem is called '{word}'; the named problems are {names} "
                               f"(see derive list), or write an expression such as 'sin(x^2)'")
-        expr, source = parse(expression), expression
+        text, wrt_hint = read_exercise(expression)
+        if wrt_hint is not None:
+            if wrt is not None and str(wrt).strip() not in (wrt_hint, "all") and "," not in str(wrt):
+                raise DeriveError(f"the exercise says d/d{wrt_hint} but {option('wrt')} says {wrt}; "
+                                  "give one variable")
+        expr, source = parse(text), expression
     elif isinstance(expression, sympy.Basic):
         expr, source = expression, None
     else:
@@ -564,6 +572,8 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
     definitions = {name: meaning for name, meaning in lets}
     _check_names(expr, definitions)
     subject = Subject(expr, definitions, None, source, lets=lets, learning_rate=rate)
+    if isinstance(expression, str):
+        subject.wrt_hint = read_exercise(expression)[1]
     if simplify_first:
         from derive.engine.rules import tidy
         from derive.symbols import evaluated
@@ -572,6 +582,23 @@ def make_subject(expression, *, let=None, half=None, mean=None, learning_rate=No
         if simpler != expr:
             subject.typed, subject.expression = expr, simpler  # the rewrite is the first line
     return subject
+
+
+EXERCISE = re.compile(r"^\s*(?:d|∂)\s*/\s*(?:d|∂)\s*([A-Za-z]\w{0,31})\b\s*(.+)$", re.S)
+DEFINED = re.compile(r"^\s*([A-Za-z]\w{0,31})\s*(?:\(\s*([A-Za-z]\w{0,31})\s*\))?\s*=(?!=)(.+)$", re.S)
+
+
+def read_exercise(text):
+    """``(expression, variable or None)`` from an exercise as a textbook writes it:
+    ``d/dx sin(x)`` is sin(x) with respect to x; ``y = 3x^2`` and ``f(x) = x^2`` are their
+    right-hand sides (``f(x)`` naming its variable). Anything else is the text itself."""
+    found = EXERCISE.match(text)
+    if found:
+        return found.group(2), found.group(1)
+    found = DEFINED.match(text)
+    if found and "=" not in found.group(3):
+        return found.group(3), found.group(2)
+    return text, None
 
 
 def _looks_like_a_problem_name(word, wrt, let):

@@ -8,7 +8,7 @@ from derive.cli.output import CONTEXT, bounded, color_wanted, deliver
 from derive.errors import DeriveError
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings={**CONTEXT, "ignore_unknown_options": True})  # "-x^2" is an expression
 @click.argument("expression")
 @click.option("--wrt", metavar="NAME[,NAME…]",
               help="What to differentiate by: a variable, a problem's parameter (weight or w), "

@@ -72,7 +72,14 @@ def main(argv=None):
     """The console script: run the CLI, turning every error into one line."""
     from derive.errors import VOICE
 
-    VOICE.set("cli")  # errors name options as typed here (--wrt), not as Python arguments
+    voice = VOICE.set("cli")  # errors name options as typed here (--wrt), not as Python arguments
+    try:
+        _main(argv)
+    finally:
+        VOICE.reset(voice)
+
+
+def _main(argv):
     try:
         cli.main(args=argv, prog_name="derive", standalone_mode=False)
     except click.exceptions.Exit as done:
