@@ -327,3 +327,69 @@ def test_the_check_samples_both_sides_of_every_corner(typed, corners):
     from derive.symbols import evaluated
     found = features(evaluated(d.expression), d.wrt)
     assert sorted(round(v, 9) for v in found) == corners
+
+
+# -- pages that fit: no overfull line in print, nothing wider than a phone ------------------------------
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from latex_tools import needs_handout_pdf  # noqa: E402
+
+needs_pdflatex = pytest.mark.skipif(not shutil.which("pdflatex"), reason="pdflatex is not installed (Debian: "
+                                    "texlive-latex-base; .ci/run installs it)")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _overfull(tex, folder, name="doc"):
+    (folder / f"{name}.tex").write_text(tex)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=folder,
+                         capture_output=True, text=True, timeout=180)
+    log = (folder / f"{name}.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-1500:]
+    return re.findall(r"Overfull \\hbox \((\d+\.\d+)pt too wide\)[^\n]*\n([^\n]*)", log)
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("make", [
+    lambda: explain("mse", wrt="weight"), lambda: gradient("bce"), lambda: gradient("mlp", hessian=True),
+    lambda: gradient("neuron", hessian=True), lambda: gradient("huber", hessian=True), lambda: explain("softmax", wrt="o1"),
+    lambda: explain("relu", wrt="w"), lambda: explain("x^2 sin(x)", wrt="x", order=2),
+    lambda: explain("sin(cos(tan(x^2)^3)^4)", wrt="x"),
+], ids=["mse", "bce-all", "mlp-hessian", "neuron-hessian", "huber-hessian", "softmax", "relu", "order-2", "nested"])
+def test_no_overfull_line_in_a_catalog_explanation(tmp_path, make):
+    assert _overfull(make().to_latex(standalone=True), tmp_path) == []
+
+
+@needs_handout_pdf
+@pytest.mark.parametrize("name", ["lesson", "practice"])
+def test_no_overfull_line_in_the_example_answer_keys(tmp_path, name):
+    from derive.handout import build as handout
+
+    tex = handout.render(handout.solve(handout.load(EXAMPLES / f"{name}.toml")), "latex", answers=True)
+    assert _overfull(tex, tmp_path, name) == []
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Chromium (Debian: chromium)")
+def test_an_explanation_fits_a_390_px_phone(tmp_path):
+    from test_handout_layout import CHROMIUM, CHROMIUM_FLAGS, PROBE
+
+    import html as html_module
+    names = []
+    for label, d in (("mse", explain("mse", wrt="weight")), ("mlp", gradient("mlp", hessian=True)),
+                     ("nested", explain("sin(cos(tan(x^2)^3)^4)", wrt="x")), ("bce", explain("bce", wrt="w"))):
+        page = tmp_path / f"{label}.html"
+        page.write_text(d.to_html(standalone=True).replace("</body>", PROBE + "</body>"))
+        names.append(page.name)
+    frames = "".join(f'<iframe src="{n}" style="width:390px;height:800px;border:0"></iframe>' for n in names)
+    (tmp_path / "phone.html").write_text(
+        f"<!DOCTYPE html><html><body>{frames}<pre id=out></pre><script>window.addEventListener('message',"
+        "function (e) { document.getElementById('out').textContent += e.data + '\\n'; });</script></body></html>")
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1800,900",
+                          "--hide-scrollbars", "--virtual-time-budget=10000", "--dump-dom",
+                          (tmp_path / "phone.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    results = [json.loads(line) for line in html_module.unescape(found.group(1)).splitlines() if line.strip()] if found else []
+    assert sorted(r["page"] for r in results) == sorted(names), "the pages did not load in Chromium"
+    for r in results:
+        assert r["width"] == 390 and r["scrollWidth"] <= 390 and r["bad"] == [], r

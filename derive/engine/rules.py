@@ -308,6 +308,8 @@ class Engine:
                 return Step(rule, expr, x, table[f](x), detail={"function": f.__name__})
         if f is Abs:
             return Step("abs", expr, x, sign(x))
+        if f in (sign, sympy.Heaviside):  # a step: flat on each side, no derivative at the step
+            return Step("known_derivative", expr, x, S.Zero, detail={"abstract": False, "step": f.__name__})
         if f is sigmoid:
             return self.sigmoid(expr, x)
         return self.known_derivative(expr, x)
@@ -441,8 +443,8 @@ def tidy(expr, per_example=None, thorough=False):
                     candidates += [_number_logs(c) for c in list(candidates)]
                 if len(expr.atoms(exp)) >= 2 and any(p.exp.is_negative for p in expr.atoms(Pow)):
                     candidates.append(_hyperbolic(expr))
-                if expr.has(*TRIG, *HYPERBOLIC, *INVERSE_TRIG):
-                    best = min(dict.fromkeys(candidates + [expr]), key=readability)
+                best = min(dict.fromkeys(candidates + [expr]), key=readability)
+                if _identity_possible(best):
                     candidates.append(_trigsimp(best))
     except (TimeLimit, RecursionError, TypeError, ValueError, AttributeError, sympy.PolynomialError,
             sympy.polys.polyerrors.PolificationFailed, NotImplementedError):
@@ -463,23 +465,28 @@ MAX_EXPANDED_POWER = 12  # (x + 1)⁹⁹⁹ is never multiplied out, nor cancell
 
 
 def _rational_forms(expr):
-    """One fraction, cancelled, factored, expanded: the forms a textbook key might print."""
+    """One fraction, cancelled, factored, expanded: the forms a textbook key might print,
+    each tried only where it can help (a cancellation needs a fraction; multiplying out
+    needs a bracket)."""
     out = []
     if any(p.exp.is_Integer and abs(p.exp) > MAX_EXPANDED_POWER and p.base.is_Add for p in expr.atoms(Pow)):
         return out
-    if any(p.exp.is_negative for p in expr.atoms(Pow)) or expr.is_Add:
+    small = sympy.count_ops(expr) <= MAX_EXPAND_OPS
+    if any(p.exp.is_negative for p in expr.atoms(Pow)):
         together = sympy.together(expr)
         out.append(sympy.factor_terms(together))
         cancelled = sympy.cancel(together)
         out.append(cancelled)
-        out.append(sympy.factor_terms(cancelled))
         numer, denom = sympy.fraction(cancelled)
         if denom != 1:
-            out.append(sympy.factor(numer) / sympy.factor(denom))
-            if sympy.count_ops(numer) <= MAX_EXPAND_OPS:
+            out.append(sympy.factor_terms(cancelled))
+            if small:
+                out.append(sympy.factor(numer) / sympy.factor(denom))
                 out.append(sympy.expand(numer) / sympy.factor(denom))
-    if sympy.count_ops(expr) <= MAX_EXPAND_OPS:
-        out.append(sympy.factor(expr))
+        elif small:
+            out.append(sympy.factor(cancelled))
+    if small and any(f.is_Add or (f.is_Pow and f.base.is_Add and f.exp.is_Integer and 1 < f.exp <= 3)
+                     for f in Mul.make_args(expr)):
         expanded = sympy.expand(expr)
         out.append(expanded)
         out.append(sympy.factor_terms(expanded))
@@ -492,6 +499,23 @@ def _number_logs(expr):
         return e.is_Add and not e.free_symbols and e.has(log) and len(e.args) > 1
 
     return expr.replace(numeric_log_sum, lambda e: sympy.logcombine(e, force=True))
+
+
+def _identity_possible(expr):
+    """Whether a trigonometric identity could shorten ``expr`` (trigsimp costs tens of ms):
+    a power of a trigonometric or hyperbolic function (sec²x, 1 − tanh²x), one applied to
+    an inverse (tan(arctan x)), or such functions above and below a fraction line."""
+    functions = tuple(TRIG) + tuple(HYPERBOLIC)
+    inverses = tuple(INVERSE_TRIG) + (asinh, acosh, atanh)
+    for node in sympy.preorder_traversal(expr):
+        if node.is_Pow and isinstance(node.base, functions) and node.exp.is_Integer and abs(node.exp) >= 2:
+            return True
+        if isinstance(node, functions) and isinstance(node.args[0], inverses):
+            return True
+        if isinstance(node, inverses) and isinstance(node.args[0], functions):
+            return True
+    numer, denom = sympy.fraction(sympy.together(expr)) if expr.is_Add else sympy.fraction(expr)
+    return numer.has(*functions) and denom.has(*functions)
 
 
 HYPERBOLIC_SECONDS = 0.5

@@ -55,7 +55,7 @@ def corners(root, definitions=None):
         if step.rule == "chain" and step.substeps and step.substeps[0].rule == "abs":
             left, right = step.intermediate[1], S.Zero
             sides = None
-        elif step.rule == "abs":
+        elif step.rule == "abs" or (step.rule == "known_derivative" and step.detail.get("step")):
             left, right, sides = step.expression.args[0], S.Zero, None
         elif step.rule == "piecewise" and step.detail.get("kind") in ("max", "min"):
             left, right = step.detail["first"], step.detail["rest"]

@@ -34,7 +34,7 @@ def templates_dir():
     raise FileNotFoundError(f"derive's templates are missing (looked in {' and '.join(map(str, candidates))})")
 
 
-LINE_WIDTH = 58  # characters of maths in one display line of a page (11 pt, 6.5 in)
+LINE_WIDTH = 50  # characters of maths in one display line of a page (11 pt, 6.5 in)
 
 
 class Format:
@@ -127,8 +127,9 @@ class TextFormat(Format):
         return n.to_text(node)
 
     def chunks(self, expr):
-        """The pieces a long right-hand side may break between (before a top-level + or −)."""
-        return n.text_chunks(self.node(expr))
+        """The pieces a long right-hand side may break between (before a top-level + or −,
+        then between factors, then inside a bracket)."""
+        return n.text_chunks(self.node(expr), self.width // 2)
 
     def matrix(self, lhs, matrix):
         """``lhs = M`` with M laid out in rows and aligned columns, bracketed like a matrix."""
@@ -209,7 +210,7 @@ class LatexFormat(Format):
     def pack(self, expr, width=LINE_WIDTH):
         """The right-hand side as lines of at most about ``width`` characters (judged by its
         terminal text), broken before a top-level + or −, so no display runs into the margin."""
-        pieces = n.split_terms(self.node(expr))
+        pieces = n.split_to_width(self.node(expr), width, lambda piece: len(n.to_text(piece)))
         lines, current, size = [], [], 0
         for piece in pieces:
             length = len(n.to_text(piece))

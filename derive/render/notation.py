@@ -144,6 +144,13 @@ class Matrix:
 
 
 @dataclass(frozen=True)
+class Lit:
+    """A bracket standing alone, where a long bracketed sum is broken across lines."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Space:
     """Between factors: ``thin`` is a thin space in every format (multi-letter names, a
     function after its coefficient); ``soft`` is a space only in the terminal, where letters
@@ -784,6 +791,9 @@ class TextWriter:
     def _Word(self, node):
         return node.text
 
+    def _Lit(self, node):
+        return node.text
+
     def _Text(self, node):
         return node.text
 
@@ -929,6 +939,9 @@ class LatexWriter:
     def _Text(self, node):
         return r"\text{%s}" % node.text.replace("\\", "")
 
+    def _Lit(self, node):
+        return {"|": r"\lvert ", "{": r"\{", "}": r"\}"}.get(node.text, node.text)
+
     def _Space(self, node):
         return r"\," if node.kind == "thin" else ""
 
@@ -1058,6 +1071,9 @@ class MathMLWriter:
     def _Text(self, node):
         return f"<mtext>{_xml(node.text)}</mtext>"
 
+    def _Lit(self, node):
+        return f"<mo>{_xml(node.text)}</mo>"
+
     def _Space(self, node):
         if node.kind == "thin":
             return '<mspace width="0.1667em"/>'
@@ -1167,7 +1183,7 @@ def cached(expr, fmt):
     return {"text": to_text, "latex": to_latex, "mathml": to_mathml}[fmt](node)
 
 
-NODES = (Ident, Num, Op, Word, Text, Row, Frac, Diff, Diff2, Sup, Sub, Sqrt, Fenced, BigOp, Cases, Matrix, Space)
+NODES = (Ident, Num, Op, Word, Text, Lit, Row, Frac, Diff, Diff2, Sup, Sub, Sqrt, Fenced, BigOp, Cases, Matrix, Space)
 
 
 def split_terms(node):
@@ -1194,15 +1210,58 @@ def split_terms(node):
     return [node]
 
 
-def text_chunks(node):
+def split_to_width(node, width, measure):
+    """Pieces of ``node`` each at most ``width`` (by ``measure``) where the maths allows a
+    break: between terms, then factors, then inside a plain bracket (its halves keep their
+    bracket), then inside a sign."""
+    out = []
+    for piece in split_terms(node):
+        if measure(piece) <= width:
+            out.append(piece)
+            continue
+        inner = _open_piece(piece)
+        if inner is None:
+            out.append(piece)
+            continue
+        head, body, tail = inner
+        parts = split_to_width(body, width, measure)
+        if len(parts) == 1:
+            out.append(piece)
+            continue
+        parts[0] = Row(tuple(head) + (parts[0],)) if head else parts[0]
+        parts[-1] = Row((parts[-1],) + tuple(tail)) if tail else parts[-1]
+        out += parts
+    return out
+
+
+def _open_piece(piece):
+    """``(head, body, tail)`` of a piece that can be opened: a sign or operator before a
+    bracket or product, or a bracket that is not taller than a line."""
+    if isinstance(piece, Fenced) and not _tall(piece.body):
+        return [Lit(piece.open)], piece.body, [Lit(piece.close)]
+    if isinstance(piece, Row) and len(piece.items) == 2 and isinstance(piece.items[0], Op):
+        return [piece.items[0]], piece.items[1], []
+    if isinstance(piece, Row) and len(piece.items) >= 2 and isinstance(piece.items[-1], Fenced) \
+            and not _tall(piece.items[-1].body):
+        fenced = piece.items[-1]
+        return list(piece.items[:-1]) + [Lit(fenced.open)], fenced.body, [Lit(fenced.close)]
+    return None
+
+
+def _starts_with_term_op(node):
+    return isinstance(node, Row) and node.items and isinstance(node.items[0], Op) and node.items[0].text in ("+", "−")
+
+
+def text_chunks(node, width=None):
     """The text of a layout in pieces that a terminal line may break between."""
-    pieces = split_terms(node)
+    pieces = split_terms(node) if width is None else split_to_width(node, width, lambda p: len(to_text(p)))
     if len(pieces) == 1 and isinstance(node, Row) and len(node.items) == 1:
         return text_chunks(node.items[0])
     out = []
     for k, piece in enumerate(pieces):
         text = to_text(piece)
-        if isinstance(piece, Frac) and k + 1 < len(pieces):
+        following = pieces[k + 1] if k + 1 < len(pieces) else None
+        if isinstance(piece, Frac) and following is not None and not _starts_with_term_op(following):
             text = f"({text})"  # (1/n) Σ …, even when a line breaks after it
         out.append(text if k == 0 else text.lstrip())
     return out
