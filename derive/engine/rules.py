@@ -514,6 +514,12 @@ def _identity_possible(expr):
             return True
         if isinstance(node, inverses) and isinstance(node.args[0], functions):
             return True
+    by_argument = {}
+    for node in expr.atoms(*TRIG):  # (sinh and cosh side by side rarely shorten)
+        by_argument.setdefault(node.args[0], set()).add(type(node))
+    for kinds in by_argument.values():
+        if len(kinds) > 1:  # sin u and cos u (2 sin u cos u = sin 2u), csc u beside sin u, …
+            return True
     numer, denom = sympy.fraction(sympy.together(expr)) if expr.is_Add else sympy.fraction(expr)
     return numer.has(*functions) and denom.has(*functions)
 
