@@ -368,8 +368,27 @@ def solve(problem_set, *, seed=0, progress=None):
         solved.append(Solved(spec, document))
         if progress:
             progress(spec)
+    _link(solved)
     descent = _solve_descent(problem_set) if problem_set.descent is not None else None
     return Handout(problem_set, solved, descent)
+
+
+def _link(solved):
+    """One memory for the whole handout: what one problem worked, a later one cites ("as in
+    problem 1") instead of working it again, and a loss introduced once is not introduced
+    again."""
+    memory, introduced = {}, {}
+    for item in solved:
+        document = item.document
+        label = f"problem {item.spec.number}"
+        for d in getattr(document, "derivations", [document]):
+            d.memory, d.label = memory, label
+        document.compact = True
+        problem = getattr(document, "problem", None)
+        if problem is not None:
+            key = (problem.name, problem.half, problem.mean)
+            document.introduced = introduced.get(key)
+            introduced.setdefault(key, label)
 
 
 def _read_prompts(problem_set):

@@ -19,6 +19,12 @@ def present(derivation, memory=None, label=None):
     cited later ("problem 2")."""
     steps = derivation.steps
     presenter = Presenter(derivation.definitions, derivation.partial, memory, label, derivation.notation)
+    key = (derivation.expression, derivation.wrt)
+    earlier = presenter.memory.get(key)
+    if isinstance(earlier, tuple) and earlier[0] is not None and earlier[0] != label:
+        return _cited(derivation, earlier[0])
+    if label is not None:
+        presenter.memory.setdefault(key, (label, None))
     substituted = None
     if steps.rule == "simplify" and steps.detail.get("in_names") is not None:
         substituted = substitute_typed(steps.detail["in_names"], derivation.definitions)
@@ -43,6 +49,17 @@ def present(derivation, memory=None, label=None):
     _fold_names(worked, derivation.definitions)
     _renumber(worked)
     return worked
+
+
+def _cited(derivation, where):
+    """A derivative a handout's earlier problem worked in full: its result, citing it."""
+    from derive.present.marks import Pending
+
+    lhs = Pending(derivation.top if derivation.problem is not None or derivation.definitions
+                  else derivation.expression, derivation.wrt, derivation.partial)
+    main = Chain(lhs, variable=derivation.wrt, earlier=where)
+    main.lines.append(Line(derivation.result, (), (Note("by", label=where),), boxed=True))
+    return Worked(main)
 
 
 def _fold_names(worked, definitions):

@@ -163,7 +163,7 @@ class Presenter:
             earlier = self.memory.get(_key(mark))
             if earlier is not None and mark is not rhs:
                 replace[mark] = step.derivative
-                notes.append(Note("by", mark, step.derivative, label=earlier))
+                notes.append(Note("by", mark, step.derivative, label=self._cite(earlier)))
                 continue
             value, used, more = self.stage(step, steps, structural=bool(structural))
             replace[mark] = value
@@ -328,12 +328,28 @@ class Presenter:
             rhs = _substitute(rhs, replace)
         return rhs, notes
 
+    def _cite(self, label):
+        """How a line cites earlier work: by the chain's name in this document, by the
+        problem in another ("problem 1")."""
+        document, chain = label if isinstance(label, tuple) else (None, label)
+        return document if document is not None and document != self.label else chain
+
     def side_chain(self, step, name=None, definition=None, lhs=None):
         key = (step.expression, step.wrt)
-        label = self.memory.get(key)
+        remembered = self.memory.get(key)
+        if remembered is not None and isinstance(remembered, tuple) and remembered[0] != self.label:
+            label = self._cite(remembered)  # worked in an earlier problem: cite it
+            for chain in self.side:
+                if chain.label == label:
+                    return chain
+            chain = Chain(Pending(step.expression, step.wrt, self.partial), variable=step.wrt, label=label,
+                          name=name, definition=definition, earlier=label)
+            chain.lines.append(Line(step.derivative, (), (Note("by", label=label),)))
+            return chain
+        label = remembered[1] if isinstance(remembered, tuple) else remembered
         if label is None:
             label = self._label(step, name)
-            sub = Presenter(self.definitions, self.partial, self.memory, notation=self.notation)
+            sub = Presenter(self.definitions, self.partial, self.memory, self.label, notation=self.notation)
             sub.values, sub.side, sub._names = self.values, self.side, self._names
             chain = sub.chain(step, label=label, name=name, definition=definition)
             if lhs is not None:
@@ -343,7 +359,7 @@ class Presenter:
                 chain.definition = step.expression
             _close(chain, sub)
             self.side.append(chain)
-            self.memory[key] = label
+            self.memory[key] = (self.label, label)
             return chain
         for chain in self.side:
             if chain.label == label:
@@ -451,7 +467,7 @@ def _close(chain, presenter):
                 return
             replace[mark] = value
             label = presenter.memory.get(_key(mark))
-            notes.append(Note("by", mark, value, label=label))
+            notes.append(Note("by", mark, value, label=presenter._cite(label) if label else None))
         chain.lines.append(Line(_substitute(chain.result, replace), (), tuple(notes)))
 
 

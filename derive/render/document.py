@@ -6,6 +6,9 @@ import json
 class Document:
     """Text, Markdown, LaTeX, HTML and JSON through one ``render``; ``to_dict`` is the subclass's."""
 
+    introduced = None  # in a handout: the problem that already set out this model and loss
+    compact = False  # in a handout: the lesson's four steps of descent are left to the lesson
+
     def to_text(self, color=False):
         from derive.render.formats import render
 

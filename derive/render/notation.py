@@ -923,7 +923,7 @@ class LatexWriter:
 
     def _Op(self, node):
         table = {"−": "-", "·": r"\cdot", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "←": r"\leftarrow",
-                 "<": "<", ">": ">", "×": r"\times"}
+                 "<": "<", ">": ">", "×": r"\times", "∇": r"\nabla "}
         text = table.get(node.text, node.text)
         if node.kind == "punct":
             return text + " "
