@@ -1,0 +1,138 @@
+"""How an answer was read, before it is graded: what STACK and Numbas show a student first.
+
+An answer is read with the problem's own names, so letters typed together split into them
+(``2xy`` is 2·x·y when the problem has x and y; ``xe^x`` is x·e^x), while a name the problem
+defines stays whole (``error``, ``yhat``). A name the problem does not have is never graded
+as a variable: the answer is *unreadable*, with a did-you-mean (case, a near spelling, a
+function written without its parentheses), unless it is a constant of integration (see
+:mod:`derive.grade.answer`).
+"""
+
+import difflib
+from dataclasses import dataclass, field
+
+import sympy
+
+from derive.errors import ParseError
+from derive.parsing.latex import looks_like_latex, parse_latex
+from derive.parsing.text import FUNCTIONS, parse
+
+# Single letters students use for a constant of integration.
+CONSTANT_NAMES = frozenset({"C", "c", "K", "k", "C_1", "c_1", "A", "D"})
+
+
+@dataclass
+class Reading:
+    """An answer as read: the expression, the splits made, the names the problem lacks."""
+
+    text: str
+    expr: object = None
+    error: str | None = None
+    splits: list = field(default_factory=list)  # (typed, pieces)
+    unknown: list = field(default_factory=list)  # names (str) the problem does not have
+    latex: bool = False
+
+    @property
+    def notes(self):
+        """One line per split: "xy was read as x·y"."""
+        return [f"{typed} was read as {'·'.join(pieces)}" for typed, pieces in self.splits]
+
+
+def _sigma_to_sigmoid(text):
+    """``σ(`` and ``sigma(`` are the sigmoid, which the expression parser spells ``sigmoid(``.
+    Returns the rewritten text and, for each of its characters, the column it came from."""
+    out, cols = [], []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        length = 1 if c == "σ" else 5 if text.startswith("sigma", i) else 0
+        if length and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+            j = i + length
+            if length == 1 or not (j < n and (text[j].isalnum() or text[j] == "_")):
+                k = j
+                while k < n and text[k] == " ":
+                    k += 1
+                if k < n and text[k] == "(":
+                    out.append("sigmoid")
+                    cols.extend([i + 1] * 7)
+                    i = j
+                    continue
+        out.append(c)
+        cols.append(i + 1)
+        i += 1
+    return "".join(out), cols
+
+
+def read(text, what="expression", names=None, splits=None):
+    """Parse user text (plain or LaTeX) into SymPy with the safe parsers; ParseError on refusal."""
+    if not isinstance(text, str):
+        raise ParseError(f"the {what} must be text")
+    if looks_like_latex(text):
+        try:
+            return parse_latex(text)
+        except ParseError as error:
+            raise ParseError(f"{what} (LaTeX): {error}") from None
+    rewritten, cols = _sigma_to_sigmoid(text)
+    try:
+        return parse(rewritten, names=names, splits=splits)
+    except ParseError as error:
+        message = str(error)
+        if error.position is not None and rewritten != text:
+            original = cols[error.position - 1] if error.position <= len(cols) else len(text) + 1
+            message = message.replace(f"at column {error.position}", f"at column {original}")
+        raise ParseError(f"{what}: {message}") from None
+
+
+def read_answer(text, names):
+    """The answer as read with the problem's ``names`` (a set of str)."""
+    reading = Reading(text=text if isinstance(text, str) else str(text))
+    if not isinstance(text, str):
+        reading.error = "the answer must be text"
+        return reading
+    if not text.strip():
+        reading.error = "the answer is empty"
+        return reading
+    reading.latex = looks_like_latex(text)
+    splits = []
+    try:
+        reading.expr = read(text, "answer", names=set(names), splits=splits)
+    except ParseError as error:
+        reading.error = str(error)
+        hint = _function_hint(text)
+        if hint:
+            reading.error += f"; did you mean {hint}?"
+        return reading
+    reading.splits = [(typed, pieces) for typed, pieces, _col in splits]
+    present = {s.name for s in reading.expr.free_symbols if isinstance(s, sympy.Symbol)}
+    present |= {b.label.name for b in reading.expr.atoms(sympy.IndexedBase)}
+    bound = set()
+    for total in reading.expr.atoms(sympy.Sum):
+        bound |= {str(limit[0]) for limit in total.limits}
+        for limit in total.limits:
+            bound |= {s.name for s in sympy.Tuple(*limit[1:]).free_symbols}
+    reading.unknown = sorted(present - set(names) - bound)
+    return reading
+
+
+def suggestions(name, names):
+    """Did-you-mean for a name the problem lacks: its case, a near spelling, e·x."""
+    out = []
+    lowered = {n.lower(): n for n in names}
+    if name.lower() in lowered and lowered[name.lower()] != name:
+        out.append(lowered[name.lower()])
+    out.extend(m for m in difflib.get_close_matches(name, sorted(names), n=2, cutoff=0.6) if m not in out)
+    for function in sorted(FUNCTIONS, key=len, reverse=True):
+        if name.startswith(function) and len(name) > len(function) and name[len(function):] in names:
+            out.append(f"{function}({name[len(function):]})")
+            break
+    return out
+
+
+def _function_hint(text):
+    """sinx, lnx, cos x: a function typed without its parentheses."""
+    import re
+
+    match = re.search(r"\b(" + "|".join(sorted(FUNCTIONS, key=len, reverse=True)) + r")\s*([A-Za-z])\b", text)
+    if match:
+        return f"{match.group(1)}({match.group(2)})"
+    return None
