@@ -46,6 +46,7 @@ import functools
 import hashlib
 import math
 import random
+import re
 import signal
 import threading
 import time
@@ -151,8 +152,6 @@ def _variable(expr, wrt):
         names = ", ".join(str(s) for s in present) or "none"
         raise DeriveError(f"say which variable to differentiate by with --wrt (the expression has: {names})")
     text = str(wrt).strip()
-    import re
-
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", text):
         raise DeriveError(f"--wrt must be a variable name such as x or w, not {text[:40]!r}")
     for s in present:
@@ -166,9 +165,17 @@ def _exact_decimals(expr, typed=()):
     replace = {}
     for f in expr.atoms(sympy.Float):
         literal = match_literal(_fraction(f), typed)
-        value = literal.value if literal is not None else Fraction(sympy.Rational(str(f)))
+        value = literal.value if literal is not None else abs(Fraction(sympy.Rational(str(f))))
+        value = -value if f < 0 else value  # typed literals carry no sign
         replace[f] = sympy.Rational(value.numerator, value.denominator)
     return expr.xreplace(replace) if replace else expr
+
+
+def _evaluated(expr):
+    """An expression read as typed, evaluated as SymPy would have built it."""
+    if not expr.args or expr.is_Atom:
+        return expr
+    return expr.func(*[_evaluated(a) for a in expr.args])
 
 
 def _fraction(f):
@@ -216,6 +223,20 @@ def _mpf(value):
     if isinstance(value, Fraction):
         return mpmath.mpf(value.numerator) / value.denominator
     return mpmath.mpf(value)
+
+
+def _spread(a, d, scale, point):
+    """How extreme a point is (decimal orders of magnitude away from 1, of its values and
+    its coordinates): the confirmation prefers moderate points, where fewer digits decide
+    it (e^(−2x) at x = 5000 needs thousands)."""
+    sizes = [abs(v) for v in (a, d, scale) if v] + [abs(v) for v in point.values() if v]
+    total = 0.0
+    for v in sizes:
+        try:
+            total += abs(float(mpmath.log10(v if not isinstance(v, Fraction) else mpmath.mpf(v.numerator) / v.denominator)))
+        except (ValueError, TypeError, OverflowError):
+            total += 1e6  # not finite: the last place to confirm at
+    return total
 
 
 def _seed(*parts):
@@ -268,8 +289,11 @@ class Problem:
     """One expression and variable: its derivative, its points, and (once asked for) the
     mistake candidates. Built once and reused for every answer to the same problem."""
 
-    def __init__(self, expression, wrt=None, seed=0, decimals=None):
+    def __init__(self, expression, wrt=None, seed=0, decimals=None, variables=()):
+        """``variables``: names an answer may use that the expression does not have (as
+        PrairieLearn's ``variables``); ``decimals``: the default decimals policy."""
         self.expression_text = expression
+        self.variables = tuple(variables or ())
         self.decimals = Decimals.parse(decimals)
         self.candidates = None
         self._expected_text = None
@@ -291,17 +315,31 @@ class Problem:
             raise DeriveError(f"'{expression.strip()}' is a named problem; derive check takes a formula, "
                               "such as \"(w*x + b - y)^2\"")
         if isinstance(expression, sympy.Basic):
-            expr = expression
+            typed = expr = expression
         else:
-            expr = _exact_decimals(read(expression, "expression"), literals(expression))
+            # Read as typed first: decimals become the exact numbers they spell before SymPy
+            # combines them (1/5.1 is 10/51), and the domain is that of what was written
+            # (sin(asin(x)) is defined on [−1, 1] only, though SymPy would make it x).
+            try:
+                typed = read(expression, "expression", as_typed=True)
+            except ParseError:
+                typed = read(expression, "expression")
+            typed = _exact_decimals(typed, literals(expression))
+            expr = _evaluated(typed)
         self.expr = expr
+        self.typed = typed
         self.wrt = _variable(expr, wrt)
         self.derivative = Engine(expr, self.wrt).differentiate(expr, self.wrt).derivative
-        self.symbols = sorted(expr.free_symbols | {self.wrt}, key=str)
+        extra = set()
+        for name in self.variables:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
+                raise DeriveError(f"a variable name must be letters, digits and _, not {name[:40]!r}")
+            extra.add(next((s for s in expr.free_symbols if s.name == name), None) or symbol(name))
+        self.symbols = sorted(expr.free_symbols | typed.free_symbols | {self.wrt} | extra, key=str)
         self.names = {s.name for s in self.symbols}
         self.seed = _seed(expression, self.wrt, seed)
         try:
-            self._expr_fn = compile_expression(expr)
+            self._expr_fn = compile_expression(typed)
             self._derivative_fn = compile_expression(self.derivative)
         except NotSupported as error:
             raise DeriveError(f"the expression cannot be checked: {error}") from None
@@ -315,11 +353,17 @@ class Problem:
         self.rational = self._derivative_fn.rational
 
     def _defined(self, point):
+        try:
+            return self._defined_at(point)
+        except NotSupported:
+            return False, ()
+
+    def _defined_at(self, point):
         value, trace = self._expr_fn.floats(point)
-        if value is None or not math.isfinite(value):
+        if value is None or not mpmath.isfinite(value):
             return False, ()
         d, d_trace = self._derivative_fn.floats(point)
-        if d is None or not math.isfinite(d):
+        if d is None or not mpmath.isfinite(d):
             return False, ()
         return True, tuple(trace.pieces) + tuple(d_trace.pieces)
 
@@ -332,7 +376,7 @@ class Problem:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._expr_fn = compile_expression(self.expr)
+        self._expr_fn = compile_expression(self.typed)
         self._derivative_fn = compile_expression(self.derivative)
 
     @property
@@ -457,18 +501,18 @@ class Problem:
             point = self.pool.points[k]
             d, d_trace = self.derivative_at(k)
             a, a_trace = compiled.floats(point)
-            if a is None or not math.isfinite(a):
+            if a is None or not mpmath.isfinite(a):
                 undefined.append(k)
                 continue
             scale = _scale((a, a_trace), (d, d_trace))
             gap = abs(a - d)
             if gap <= SAME * scale:
-                equal.append((k, a_trace, d_trace))
+                equal.append((k, a_trace, d_trace, _spread(a, d, scale, point)))
                 continue
             outcome = self._confirm_difference(compiled, k)
             if outcome is not None:
                 return outcome
-            equal.append((k, a_trace, d_trace))
+            equal.append((k, a_trace, d_trace, _spread(a, d, scale, point)))
         if not equal:
             return _Outcome("undefined", undefined[0]) if undefined else _Outcome("uncertain",
                                                                                     reason="no point to compare at")
@@ -480,42 +524,83 @@ class Problem:
         return outcome
 
     def _confirm_difference(self, compiled, k):
-        """A float difference at point k, checked at high precision (None: it was rounding)."""
-        point = self.pool.points[k]
-        digits = BASE_DIGITS
-        for _ in range(4):
-            d, d_trace = self.derivative_mp(k, digits)
-            a, a_trace = compiled.mp(point, digits)
-            if a is None:
-                return _Outcome("undefined", k, d, None)
-            if d is None:
-                return None
-            need = GUARD + max(a_trace.digits_needed(), d_trace.digits_needed())
-            if need > digits:
-                if need > MAX_DIGITS:
-                    return None
-                digits = int(need) + 1
-                continue
-            scale = _scale((a, a_trace), (d, d_trace))
-            if abs(a - d) > mpmath.mpf(10) ** (-digits + GUARD // 2) * scale:
-                return _Outcome("different", k, d, a)
-            return None
+        """A float difference at point k, settled at high precision (None: it was rounding)."""
+        outcome = self._settle(compiled, k)
+        if outcome.kind in ("different", "undefined"):
+            return outcome
         return None
 
+    def _settle(self, compiled, k):
+        """Equal or different at point k, at high precision.
+
+        The precision resolves every magnitude met with ``GUARD`` digits to spare; the gap is
+        then measured again 30 and 60 digits higher. Rounding shrinks as the digits grow (a
+        true zero, even sin π next to 0, whatever its size); a real difference, however
+        small (2x + 10^-20), stays where it is."""
+        point = self.pool.points[k]
+        digits = BASE_DIGITS
+        for _ in range(6):
+            d, d_trace = self.derivative_mp(k, digits)
+            a, a_trace = compiled.mp(point, digits)
+            if d is None:
+                return _Outcome("uncertain", k, reason="the derivative could not be computed here")
+            if a is None:
+                return _Outcome("undefined", k, d, None)
+            need = GUARD + max(a_trace.digits_needed(), d_trace.digits_needed())
+            if need <= digits:
+                break
+            if need > MAX_DIGITS:
+                return _Outcome("uncertain", k, reason=f"the answer has terms more than {MAX_DIGITS} digits "
+                                                       "apart in size, too far apart to compare")
+            digits = int(need) + 1
+        gaps, values = [], []
+        for extra in (0, GUARD, 2 * GUARD):
+            precision = digits + extra
+            d, d_trace = self.derivative_mp(k, precision)
+            a, a_trace = compiled.mp(point, precision)
+            if a is None or d is None:
+                return _Outcome("uncertain", k, reason="the answer's value could not be computed")
+            scale = _scale((a, a_trace), (d, d_trace))
+            gap = abs(a - d)
+            gaps.append(gap)
+            values.append((d, a))
+            rounding = mpmath.mpf(10) ** (-precision + 15) * scale
+            if extra == GUARD and gaps[0] <= mpmath.mpf(10) ** (-digits + 15) * scale and gap <= rounding:
+                return _Outcome("equal")  # rounding at both precisions: the common case
+            if extra == 2 * GUARD:
+                shrinks = gaps[1] <= gaps[0] * mpmath.mpf(10) ** -20 and gap <= gaps[1] * mpmath.mpf(10) ** -20
+                if gap <= rounding or shrinks:
+                    return _Outcome("equal")
+                if gap >= gaps[1] * mpmath.mpf(10) ** -5:
+                    return _Outcome("different", k, d, a)
+        return _Outcome("uncertain", k, reason="the answer and the derivative could not be told apart "
+                                                  "or shown equal at high precision")
+
     def _confirm_equal(self, expr, compiled, equal):
-        """Confirm an agreement exactly at one point of each piece (at least two points)."""
-        chosen, seen = [], set()
-        for k, a_trace, d_trace in equal:
-            signature = (tuple(a_trace.pieces), tuple(d_trace.pieces))
-            if signature not in seen or len(chosen) < 2:
-                seen.add(signature)
-                chosen.append(k)
+        """Confirm an agreement exactly at one point of each piece (and at two points at
+        least), choosing in each piece the points whose values are least extreme."""
+        groups = {}
+        for k, a_trace, d_trace, spread in sorted(equal, key=lambda item: item[3]):
+            groups.setdefault((tuple(a_trace.pieces), tuple(d_trace.pieces)), []).append(k)
         if compiled.rational and self.rational:
+            chosen = [ks[0] for ks in groups.values()]
+            chosen += [k for k, *_ in equal if k not in chosen][: max(0, 2 - len(chosen))]
             return self._confirm_rational(compiled, chosen)
-        for k in chosen:
-            outcome = self._confirm_at(compiled, k)
-            if outcome.kind != "equal":
-                return outcome
+        confirmed = 0
+        for ks in groups.values():
+            for attempt, k in enumerate(ks[:6]):
+                outcome = self._confirm_at(compiled, k)
+                if outcome.kind == "uncertain" and attempt + 1 < len(ks[:6]):
+                    continue  # a point of more moderate size may decide it
+                if outcome.kind != "equal":
+                    return outcome
+                confirmed += 1
+                break
+        if confirmed < 2:
+            for k, *_ in sorted(equal, key=lambda item: item[3])[:2]:
+                outcome = self._confirm_at(compiled, k)
+                if outcome.kind != "equal":
+                    return outcome
         return _Outcome("equal")
 
     def _confirm_rational(self, compiled, chosen):
@@ -551,32 +636,11 @@ class Problem:
         return _Outcome("different", k, d, a)
 
     def _confirm_at(self, compiled, k):
-        """High precision, chosen from the magnitudes met, then 30 digits more: equal only
-        when the gap is rounding at both (a true zero shrinks, a tiny term does not)."""
-        point = self.pool.points[k]
-        digits = BASE_DIGITS
-        for _ in range(5):
-            d, d_trace = self.derivative_mp(k, digits)
-            a, a_trace = compiled.mp(point, digits)
-            if a is None or d is None:
-                return _Outcome("undefined", k, d, a) if d is not None else _Outcome("equal")
-            need = GUARD + max(a_trace.digits_needed(), d_trace.digits_needed())
-            if need <= digits:
-                break
-            if need > MAX_DIGITS:
-                return _Outcome("uncertain", k, reason=f"the answer has terms more than {MAX_DIGITS} digits "
-                                                       "apart in size, too far apart to compare")
-            digits = int(need) + 1
-        for extra in (0, GUARD):
-            precision = digits + extra
-            d, d_trace = self.derivative_mp(k, precision)
-            a, a_trace = compiled.mp(point, precision)
-            if a is None or d is None:
-                return _Outcome("uncertain", k, reason="the answer's value could not be computed")
-            scale = _scale((a, a_trace), (d, d_trace))
-            if abs(a - d) > mpmath.mpf(10) ** (-precision + 10) * scale:
-                return _Outcome("different", k, d, a)
-        return _Outcome("equal")
+        """Confirm an agreement at point k (see :meth:`_settle`)."""
+        outcome = self._settle(compiled, k)
+        if outcome.kind == "undefined":
+            return _Outcome("uncertain", k, reason="the answer is not defined at a point where it agreed in floats")
+        return outcome
 
     def _compare_within(self, compiled, answer, tolerance):
         """The tolerance policy: within a relative ``tolerance`` at every point."""
@@ -741,21 +805,22 @@ def _point_text(point):
 
 
 @functools.lru_cache(maxsize=64)
-def problem(expression, wrt=None, seed=0, decimals=None):
+def problem(expression, wrt=None, seed=0, decimals=None, variables=()):
     """The prepared problem for an expression and variable (cached)."""
-    return Problem(expression, wrt, seed, decimals)
+    return Problem(expression, wrt, seed, decimals, variables)
 
 
-def check_answer(expression, wrt, answer, *, seed=0, decimals=None):
+def check_answer(expression, wrt, answer, *, seed=0, decimals=None, variables=()):
     """Check ``answer`` as the derivative of ``expression`` with respect to ``wrt``.
 
     All three are text (``answer`` may be LaTeX). An answer that cannot be read is a
     result with the verdict ``unreadable``; a problem that cannot be checked raises a
     one-line :class:`~derive.errors.DeriveError`. ``decimals`` is the decimals policy
-    (``"rounded"``, ``"exact"`` or ``"tolerance=1e-6"``).
+    (``"rounded"``, ``"exact"`` or ``"tolerance=1e-6"``); ``variables`` are names the
+    answer may use that the expression does not have.
     """
     if not isinstance(expression, str) or not isinstance(answer, str):
         raise DeriveError("the expression and the answer must be text")
     policy = str(Decimals.parse(decimals))
-    prepared = problem(expression, wrt if wrt is None else str(wrt), seed, None)
+    prepared = problem(expression, wrt if wrt is None else str(wrt), seed, None, tuple(variables or ()))
     return prepared.check(answer, policy)

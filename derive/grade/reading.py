@@ -9,6 +9,7 @@ function written without its parentheses), unless it is a constant of integratio
 """
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 import sympy
@@ -63,8 +64,15 @@ def _sigma_to_sigmoid(text):
     return "".join(out), cols
 
 
-def read(text, what="expression", names=None, splits=None):
-    """Parse user text (plain or LaTeX) into SymPy with the safe parsers; ParseError on refusal."""
+def read(text, what="expression", names=None, splits=None, as_typed=False):
+    """Parse user text (plain or LaTeX) into SymPy with the safe parsers; ParseError on refusal.
+
+    ``as_typed`` keeps the expression as written (SymPy does not evaluate it), so that an
+    answer is judged as the student wrote it: exp(log(x)) is not x for x ≤ 0, and the
+    "read as" line shows what was typed."""
+    if as_typed:
+        with sympy.evaluate(False):
+            return read(text, what, names, splits)
     if not isinstance(text, str):
         raise ParseError(f"the {what} must be text")
     if looks_like_latex(text):
@@ -95,7 +103,12 @@ def read_answer(text, names):
     reading.latex = looks_like_latex(text)
     splits = []
     try:
-        reading.expr = read(text, "answer", names=set(names), splits=splits)
+        try:
+            reading.expr = read(text, "answer", names=set(names), splits=splits, as_typed=True)
+        except ParseError:
+            # SymPy's assumptions can recurse without end on unevaluated trees; read it evaluated
+            splits.clear()
+            reading.expr = read(text, "answer", names=set(names), splits=splits)
     except ParseError as error:
         reading.error = str(error)
         hint = _function_hint(text)
@@ -110,8 +123,43 @@ def read_answer(text, names):
         bound |= {str(limit[0]) for limit in total.limits}
         for limit in total.limits:
             bound |= {s.name for s in sympy.Tuple(*limit[1:]).free_symbols}
-    reading.unknown = sorted(present - set(names) - bound)
+    unknown = present - set(names) - bound
+    if not reading.latex:
+        unknown |= typed_unknown(text, names)  # SymPy may have cancelled a name away: 0*inf is 0
+    reading.unknown = sorted(unknown)
     return reading
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def typed_unknown(text, names):
+    """The names typed in plain-text ``text`` that are neither the problem's ``names``, nor
+    functions, constants, nor split into those (read from the text itself, so nothing
+    SymPy simplified away, such as the inf of 0*inf, goes unseen)."""
+    from derive.parsing.text import CONSTANTS, split_name
+
+    unknown = set()
+    for match in _NAME.finditer(text):
+        name = match.group(0)
+        start = match.start()
+        if start and text[start - 1].isdigit() and name[0] in "eE":  # the exponent of 2e3 or 1e-8
+            exponent = re.match(r"[eE]\d+", name)
+            if exponent:
+                name = name[exponent.end():]
+            elif name in ("e", "E") and re.match(r"[-+]\d", text[match.end():match.end() + 2]):
+                continue
+            if not name or not name[0].isalpha():
+                continue
+        following = text[match.end():].lstrip()[:1]
+        if name in FUNCTIONS and following in ("(", "^", "*") or name in CONSTANTS or name in names:
+            continue
+        if name in ("sigma",) and following == "(":
+            continue
+        if split_name(name, names, following == "(") is not None:
+            continue
+        unknown.add(name)
+    return unknown
 
 
 def suggestions(name, names):
@@ -130,8 +178,6 @@ def suggestions(name, names):
 
 def _function_hint(text):
     """sinx, lnx, cos x: a function typed without its parentheses."""
-    import re
-
     match = re.search(r"\b(" + "|".join(sorted(FUNCTIONS, key=len, reverse=True)) + r")\s*([A-Za-z])\b", text)
     if match:
         return f"{match.group(1)}({match.group(2)})"

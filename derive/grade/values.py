@@ -38,7 +38,11 @@ class _Overflow(Exception):
 
 
 class Trace:
-    """What one evaluation met: sums' scale, magnitudes' range, the pieces of its kinks."""
+    """What one evaluation met: sums' scale, magnitudes' range, the pieces of its kinks.
+
+    ``low`` and ``high`` are the smallest and largest magnitudes of the numbers, the
+    variables' values, products, powers and exponentials met (not of sums or of functions
+    that may come out as rounding, such as sin π): the digits that resolve them all."""
 
     __slots__ = ("scale", "low", "high", "pieces")
 
@@ -85,15 +89,18 @@ class _Floats:
     @staticmethod
     def power(b, e):
         try:
-            return b**e
+            value = b**e
         except OverflowError:
             raise _Overflow from None
         except ZeroDivisionError:
-            return None
+            raise _Overflow from None  # 0.0 may be an underflow: mpmath decides
+        if value == 0 and b != 0:
+            raise _Overflow  # underflow
+        return value
 
     @staticmethod
     def exp(u):
-        if u > 700:
+        if abs(u) > 700:  # overflow, or an underflow to 0 that a division would turn undefined
             raise _Overflow
         return math.exp(u)
 
@@ -353,9 +360,7 @@ def _add(kids, K):
         big = max(abs(t) for t in terms)
         if big > trace.scale:
             trace.scale = big
-        if track:
-            _note(env, total)
-        return total
+        return total  # a sum may cancel to rounding: its size says nothing of the digits needed
 
     return add
 
@@ -377,9 +382,17 @@ def _mul(kids, K):
     return mul
 
 
+def constant_exponent(exponent):
+    """A numeric exponent as one SymPy number (1/3 typed is Mul(1, 3⁻¹) until evaluated)."""
+    if exponent.is_Number or exponent.free_symbols or not exponent.is_number:
+        return exponent
+    folded = exponent.doit()
+    return folded if folded.is_Number else exponent
+
+
 def _pow(expr, K, memo, count):
     base = _build(expr.base, K, memo, count)
-    exponent = expr.exp
+    exponent = constant_exponent(expr.exp)
     track = K is MP
     if expr.base is sympy.E:
         return _apply(lambda u: K.exp(u), _build(exponent, K, memo, count), K, sympy.exp)
@@ -388,7 +401,11 @@ def _pow(expr, K, memo, count):
 
         def integer_power(env):
             b = base(env)
-            if b is None or (n < 0 and b == 0):
+            if b is None:
+                return None
+            if n < 0 and b == 0:
+                if K is FLOATS:
+                    raise _Overflow  # the 0 may be a float underflow: mpmath decides
                 return None
             value = K.power(b, n)
             if track and value is not None:
@@ -404,6 +421,8 @@ def _pow(expr, K, memo, count):
             if b is None:
                 return None
             if b == 0:
+                if p < 0 and K is FLOATS:
+                    raise _Overflow
                 return K.zero if p > 0 else None
             if b < 0 and q % 2 == 0:
                 return None
@@ -438,7 +457,9 @@ def _pow(expr, K, memo, count):
 
 
 def _apply(fn, kid, K, func):
-    track = K is MP
+    # Only the exponential is noted: a sine or a log can come out as pure rounding (sin π),
+    # whose size would ask for ever more digits; e^u is small only when u is truly large.
+    track = K is MP and func in (sympy.exp, sympy.cosh, sympy.sech)
     kink = func in _KINKS
 
     def apply(env):
@@ -660,8 +681,10 @@ def is_rational(expr):
             continue
         if node.is_Add or node.is_Mul or isinstance(node, sympy.UnevaluatedExpr):
             continue
-        if node.is_Pow and node.exp.is_Integer:
+        if node.is_Pow and constant_exponent(node.exp).is_Integer:
             continue
+        if node.is_Pow is False and node.is_number and node.doit().is_Rational:
+            continue  # a numeric part SymPy left unevaluated, such as 2·3
         return False
     return True
 
@@ -679,6 +702,10 @@ def _exact(expr, point):
             if node.is_Rational:
                 out.append(Fraction(node.p, node.q))
                 continue
+            if node.is_number and not node.is_Pow and not node.is_Add and not node.is_Mul:
+                value = node.doit()
+                out.append(Fraction(int(value.p), int(value.q)))
+                continue
             stack.append((node, True))
             kids = node.args if not node.is_Pow else (node.base,)
             for kid in kids:
@@ -691,7 +718,7 @@ def _exact(expr, point):
             if b is None:
                 out.append(None)
                 continue
-            n = int(node.exp)
+            n = int(constant_exponent(node.exp))
             out.append(None if (b == 0 and n < 0) else b**n)
             continue
         values = [out.pop() for _ in node.args]

@@ -653,7 +653,8 @@ class _Parser:
     primary    := number | name | call | "(" expression ")"
     """
 
-    def __init__(self, tokens, max_depth):
+    def __init__(self, tokens, max_depth, names=None):
+        self.names = names  # the problem's variables: x(x+1) is then x·(x+1), not a call
         self.tokens = tokens
         self.i = 0
         self.depth = 0
@@ -791,6 +792,8 @@ class _Parser:
                     f"for a power write {name}(x)^2",
                     tok.col,
                 )
+        elif following.kind == "(" and self.names is not None and name in self.names:
+            pass  # one of the problem's variables times a bracket, as students write 2x(x+1)
         elif following.kind == "(":
             known = ", ".join(FUNCTIONS)
             raise ParseError(
@@ -971,6 +974,7 @@ def parse(text: str, *, max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH
     ``names`` (a set of a problem's variable names) lets letters typed together be read as
     a product of those names: with ``{"x", "y"}``, ``2xy`` is 2·x·y and ``xe^x`` is x·e^x,
     while a name in ``names`` stays whole; each split is appended to ``splits`` (a list).
+    One of those names before a bracket multiplies it: ``2x(x+1)`` is 2·x·(x + 1).
 
     >>> parse("sin(x^2)")
     sin(x**2)
@@ -995,7 +999,7 @@ def _parse(text, max_depth, names=None, splits=None):
     if tokens[0].kind == "end":
         raise ParseError("empty expression: type one such as sin(x^2)")
     _check_brackets(tokens, max_depth)
-    expr = _Parser(tokens, max_depth).parse()
+    expr = _Parser(tokens, max_depth, names).parse()
     if _is_undefined(expr):
         raise ParseError("the expression is undefined: it divides by zero or leaves a function's domain")
     if _largest_digits(expr) > MAX_RESULT_DIGITS:
