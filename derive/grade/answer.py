@@ -58,9 +58,9 @@ import sympy
 
 from derive.errors import DeriveError, ParseError
 from derive.grade import points as sampling
-from derive.grade.decimals import Decimals, literals, match_literal
+from derive.grade.decimals import Decimals, literal_spans, literals, match_literal
 from derive.grade.mistakes import CODES, PRIORITY, BrokenEngine, enumerate_mistakes  # noqa: F401
-from derive.grade.reading import CONSTANT_NAMES, read, read_answer, suggestions  # noqa: F401
+from derive.grade.reading import CONSTANT_NAMES, outside, read, read_answer, suggestions, typed_domain  # noqa: F401
 from derive.grade.values import NotSupported, compile_expression
 from derive.limits import TimeLimit, time_limit
 from derive.symbols import symbol
@@ -76,7 +76,7 @@ APART = 1e-6  # floats: a gap above this times the scale is worth confirming
 GUARD = 30  # digits to spare beyond the magnitudes met
 BASE_DIGITS = 40  # the least precision of a confirmation
 MAX_DIGITS = 3000  # beyond this the verdict is "uncertain"
-FRESH_POINTS = 3  # extra points with large denominators for exact rational confirmation
+FRESH_POINTS = 2  # extra points with large denominators for exact rational confirmation
 
 
 # --------------------------------------------------------------------------- results
@@ -171,11 +171,21 @@ def _exact_decimals(expr, typed=()):
     return expr.xreplace(replace) if replace else expr
 
 
-def _evaluated(expr):
-    """An expression read as typed, evaluated as SymPy would have built it."""
-    if not expr.args or expr.is_Atom:
-        return expr
-    return expr.func(*[_evaluated(a) for a in expr.args])
+def exact_decimals_text(text):
+    """Plain text with each decimal written as the exact fraction it spells ("0.1" is
+    "(1/10)"), so SymPy never rounds one or folds two into a float: 1/5.1 is 10/51."""
+    from derive.parsing.latex import looks_like_latex
+
+    if looks_like_latex(text):
+        return text
+    out, last = [], 0
+    for literal, start, end in literal_spans(text):
+        value = literal.value
+        out.append(text[last:start])
+        out.append(f"({value.numerator}/{value.denominator})" if value.denominator != 1 else f"({value.numerator})")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _fraction(f):
@@ -229,14 +239,24 @@ def _spread(a, d, scale, point):
     """How extreme a point is (decimal orders of magnitude away from 1, of its values and
     its coordinates): the confirmation prefers moderate points, where fewer digits decide
     it (e^(−2x) at x = 5000 needs thousands)."""
-    sizes = [abs(v) for v in (a, d, scale) if v] + [abs(v) for v in point.values() if v]
     total = 0.0
-    for v in sizes:
-        try:
-            total += abs(float(mpmath.log10(v if not isinstance(v, Fraction) else mpmath.mpf(v.numerator) / v.denominator)))
-        except (ValueError, TypeError, OverflowError):
-            total += 1e6  # not finite: the last place to confirm at
+    for v in (a, d, scale, *point.values()):
+        total += abs(_log10(v))
     return total
+
+
+def _log10(v):
+    """log10 |v| cheaply, for floats, mpf and Fractions of any size (0 for zero)."""
+    if not v:
+        return 0.0
+    if isinstance(v, Fraction):
+        return math.log10(abs(v.numerator)) - math.log10(v.denominator)
+    if isinstance(v, float):
+        return math.log10(abs(v)) if math.isfinite(v) else 1e6
+    try:
+        return float(mpmath.log10(abs(v), prec=24)) if mpmath.isfinite(v) else 1e6
+    except (TypeError, ValueError):
+        return 1e6
 
 
 def _seed(*parts):
@@ -314,20 +334,16 @@ class Problem:
         if isinstance(expression, str) and (expression.strip() in CATALOG or expression.strip() in ALIASES):
             raise DeriveError(f"'{expression.strip()}' is a named problem; derive check takes a formula, "
                               "such as \"(w*x + b - y)^2\"")
+        self.conditions = []
         if isinstance(expression, sympy.Basic):
-            typed = expr = expression
+            expr = expression
         else:
-            # Read as typed first: decimals become the exact numbers they spell before SymPy
-            # combines them (1/5.1 is 10/51), and the domain is that of what was written
-            # (sin(asin(x)) is defined on [−1, 1] only, though SymPy would make it x).
-            try:
-                typed = read(expression, "expression", as_typed=True)
-            except ParseError:
-                typed = read(expression, "expression")
-            typed = _exact_decimals(typed, literals(expression))
-            expr = _evaluated(typed)
+            # Decimals become the exact numbers they spell before SymPy combines them (1/5.1
+            # is 10/51), and the domain is that of what was written: sin(asin(x)) is defined
+            # on [−1, 1] only, though SymPy reads it as x.
+            expr = read(exact_decimals_text(expression), "expression")
+            self.conditions = typed_domain(exact_decimals_text(expression), {s.name for s in expr.free_symbols})
         self.expr = expr
-        self.typed = typed
         self.wrt = _variable(expr, wrt)
         self.derivative = Engine(expr, self.wrt).differentiate(expr, self.wrt).derivative
         extra = set()
@@ -335,12 +351,14 @@ class Problem:
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
                 raise DeriveError(f"a variable name must be letters, digits and _, not {name[:40]!r}")
             extra.add(next((s for s in expr.free_symbols if s.name == name), None) or symbol(name))
-        self.symbols = sorted(expr.free_symbols | typed.free_symbols | {self.wrt} | extra, key=str)
+        conditioned = set().union(*(a.free_symbols for _, a in self.conditions)) if self.conditions else set()
+        self.symbols = sorted(expr.free_symbols | conditioned | {self.wrt} | extra, key=str)
         self.names = {s.name for s in self.symbols}
         self.seed = _seed(expression, self.wrt, seed)
         try:
-            self._expr_fn = compile_expression(typed)
+            self._expr_fn = compile_expression(expr)
             self._derivative_fn = compile_expression(self.derivative)
+            self._condition_fns = [(c, compile_expression(a)) for c, a in self.conditions]
         except NotSupported as error:
             raise DeriveError(f"the expression cannot be checked: {error}") from None
         near = sampling.anchors(sympy.Add(expr, self.derivative, evaluate=False), set(self.symbols))
@@ -365,19 +383,24 @@ class Problem:
         d, d_trace = self._derivative_fn.floats(point)
         if d is None or not mpmath.isfinite(d):
             return False, ()
+        for condition, compiled in self._condition_fns:
+            u, _ = compiled.floats(point)
+            if u is None or outside(condition, u):
+                return False, ()
         return True, tuple(trace.pieces) + tuple(d_trace.pieces)
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for key in ("_expr_fn", "_derivative_fn"):
+        for key in ("_expr_fn", "_derivative_fn", "_condition_fns"):
             state[key] = None  # closures do not pickle; rebuilt on demand
         state["_evaluators"] = None
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._expr_fn = compile_expression(self.typed)
+        self._expr_fn = compile_expression(self.expr)
         self._derivative_fn = compile_expression(self.derivative)
+        self._condition_fns = [(c, compile_expression(a)) for c, a in self.conditions]
 
     @property
     def points(self):
@@ -458,7 +481,8 @@ class Problem:
         floats = sorted(expr.atoms(sympy.Float), key=str)
         approximate, decimals_note = False, ""
         if floats and policy.policy == "exact":
-            expr = _exact_decimals(expr, typed)
+            expr = read(exact_decimals_text(reading.text), "answer", names=self.names) if reading.text == answer \
+                else _exact_decimals(expr, typed)
             compiled = compile_expression(expr)
             decimals_note = "each decimal was read as the exact number it spells"
             outcome = self._compare(expr, compiled, answer)
@@ -474,6 +498,8 @@ class Problem:
         extra = {"read_as": read_as, "notes": notes, "approximate": approximate,
                  "decimals": str(policy) if floats else None, "decimals_note": decimals_note}
         if outcome.kind == "equal":
+            outcome = self._typed_domain(reading, answer)
+        if outcome.kind == "equal":
             return self._result("correct", **extra)
         if outcome.kind == "uncertain":
             return self._result("uncertain", reason=outcome.reason, **extra)
@@ -483,6 +509,24 @@ class Problem:
             return self._result("depends_on_domain", counterexample=counterexample, domain=domain, **extra)
         matches = self.diagnose(compiled, expr, tolerance=1e-6 if floats else None)
         return self._result("incorrect", matches, counterexample=counterexample, **extra)
+
+    def _typed_domain(self, reading, answer):
+        """An agreeing answer, as typed: undefined anywhere the derivative is defined?
+        (exp(log(x)) for x: SymPy reads it as x, but what was typed has no value at x ≤ 0.)"""
+        conditions = typed_domain(reading.text, self.names)
+        if not conditions:
+            return _Outcome("equal")
+        try:
+            checks = [(condition, compile_expression(argument)) for condition, argument in conditions]
+        except NotSupported:
+            return _Outcome("equal")
+        for k in self._indices(compile_expression(reading.expr), answer):
+            point = self.pool.points[k]
+            for condition, compiled in checks:
+                value, _ = compiled.floats(point)
+                if value is None or outside(condition, value):
+                    return _Outcome("undefined", k, self.derivative_at(k)[0], None)
+        return _Outcome("equal")
 
     # -- comparing ------------------------------------------------------------------------
     def _indices(self, compiled, answer):
@@ -577,15 +621,13 @@ class Problem:
                                                   "or shown equal at high precision")
 
     def _confirm_equal(self, expr, compiled, equal):
-        """Confirm an agreement exactly at one point of each piece (and at two points at
-        least), choosing in each piece the points whose values are least extreme."""
+        """Confirm an agreement exactly at one point of each piece, choosing in each piece
+        the point whose values are least extreme."""
         groups = {}
         for k, a_trace, d_trace, spread in sorted(equal, key=lambda item: item[3]):
             groups.setdefault((tuple(a_trace.pieces), tuple(d_trace.pieces)), []).append(k)
         if compiled.rational and self.rational:
-            chosen = [ks[0] for ks in groups.values()]
-            chosen += [k for k, *_ in equal if k not in chosen][: max(0, 2 - len(chosen))]
-            return self._confirm_rational(compiled, chosen)
+            return self._confirm_rational(compiled, [ks[0] for ks in groups.values()])
         confirmed = 0
         for ks in groups.values():
             for attempt, k in enumerate(ks[:6]):
@@ -596,12 +638,7 @@ class Problem:
                     return outcome
                 confirmed += 1
                 break
-        if confirmed < 2:
-            for k, *_ in sorted(equal, key=lambda item: item[3])[:2]:
-                outcome = self._confirm_at(compiled, k)
-                if outcome.kind != "equal":
-                    return outcome
-        return _Outcome("equal")
+        return _Outcome("equal") if confirmed else _Outcome("uncertain", reason="no point to confirm at")
 
     def _confirm_rational(self, compiled, chosen):
         """Exact arithmetic: at the chosen points and at fresh ones with large denominators."""
@@ -679,6 +716,8 @@ class Problem:
         if not answer_expr.has(self.wrt):
             return False
         extra = [s for s in answer_expr.free_symbols if s.name in set(constants)]
+        if not self._slopes_match(answer_expr, extra):
+            return False  # a numerical slope settles most answers without differentiating them
         try:
             back = compile_expression(sympy.diff(answer_expr, self.wrt))
         except (NotSupported, ValueError, TypeError):
@@ -698,6 +737,33 @@ class Problem:
                     return False
                 checked += 1
         return checked >= MIN_POINTS
+
+    def _slopes_match(self, answer_expr, extra):
+        """Whether the answer's slope (a central difference at 30 digits) is the expression's
+        at two base points: a cheap screen before the answer is differentiated exactly."""
+        try:
+            compiled = compile_expression(answer_expr)
+        except NotSupported:
+            return False
+        rng = random.Random(self.seed)
+        for k in self.pool.base[:2]:
+            point = dict(self.pool.points[k])
+            for s in extra:
+                point[s] = Fraction(rng.randint(1, 400), 7)
+            x = point[self.wrt]
+            step = Fraction(1, 10**12) * max(abs(x), 1)
+            up, down = dict(point), dict(point)
+            up[self.wrt], down[self.wrt] = x + step, x - step
+            high, _ = compiled.mp(up, 30)
+            low, _ = compiled.mp(down, 30)
+            e, e_trace = self._expr_fn.mp(point, 30)
+            if high is None or low is None or e is None:
+                continue
+            with mpmath.workdps(40):
+                slope = (high - low) / (2 * (mpmath.mpf(step.numerator) / step.denominator))
+                if abs(slope - e) > mpmath.mpf(10) ** -8 * max(abs(e), e_trace.scale, abs(slope), 1e-300):
+                    return False
+        return True
 
     # -- mistakes -------------------------------------------------------------------------
     def prepare_candidates(self):

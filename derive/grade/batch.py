@@ -20,6 +20,7 @@ import collections
 import concurrent.futures as futures
 import contextlib
 import csv
+import gc
 import hashlib
 import io
 import json
@@ -42,6 +43,19 @@ MAX_FIELD = 1 << 22
 
 
 # ------------------------------------------------------------------------------ workers
+
+
+def _warm():
+    """One small check in the parent before the workers fork, so that each of them inherits
+    what a first check loads (the message templates compiled, SymPy's lazy modules) instead
+    of loading it again."""
+    from derive.grade.answer import Problem
+
+    try:
+        Problem("x^2 sin(x)", "x").check("2x sin(x) + x^2 cos(x)")
+        Problem("x^2 sin(x)", "x").check("2x cos(x)")
+    except DeriveError:
+        pass
 
 
 def _init_worker():
@@ -313,6 +327,8 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, chunk=CHUNK):
 
     if fmt not in ("csv", "jsonl"):
         raise DeriveError("the batch output format is csv or jsonl")
+    _warm()
+    gc.freeze()  # what is here now is never scanned again, in this process or the forked workers
     header, names, rows = _read(path)
     col = {name: names.index(name) for name in REQUIRED}
     jobs = jobs or os.cpu_count() or 1
@@ -374,6 +390,7 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, chunk=CHUNK):
         progress_file.flush()
         _SHARED.clear()
         _SHARED.update({key: value for key, (status, value) in prepared.items() if status == "ok"})
+        gc.freeze()  # the forked workers then never scan (and copy) the parent's objects
 
         # 2. each distinct answer once
         def checked(items, outcomes):

@@ -69,6 +69,11 @@ class Literal:
 
 def literals(text):
     """The decimals typed in ``text`` (numbers with a point or an exponent), in order."""
+    return [literal for literal, _, _ in literal_spans(text)]
+
+
+def literal_spans(text):
+    """(Literal, start, end) for each decimal typed in ``text``."""
     if not isinstance(text, str):
         return []
     found = []
@@ -83,7 +88,8 @@ def literals(text):
         shift = int(exponent) if exponent else 0
         mantissa = Fraction(int(digits + fraction or "0"), 10 ** len(fraction))
         scale = Fraction(10) ** shift
-        found.append(Literal(match.group(0), mantissa * scale, Fraction(1, 2) * Fraction(1, 10 ** len(fraction)) * scale))
+        literal = Literal(match.group(0), mantissa * scale, Fraction(1, 2) * Fraction(1, 10 ** len(fraction)) * scale)
+        found.append((literal, match.start(), match.end()))
     return found
 
 

@@ -64,20 +64,13 @@ def _sigma_to_sigmoid(text):
     return "".join(out), cols
 
 
-def read(text, what="expression", names=None, splits=None, as_typed=False):
-    """Parse user text (plain or LaTeX) into SymPy with the safe parsers; ParseError on refusal.
-
-    ``as_typed`` keeps the expression as written (SymPy does not evaluate it), so that an
-    answer is judged as the student wrote it: exp(log(x)) is not x for x ≤ 0, and the
-    "read as" line shows what was typed."""
-    if as_typed:
-        with sympy.evaluate(False):
-            return read(text, what, names, splits)
+def read(text, what="expression", names=None, splits=None):
+    """Parse user text (plain or LaTeX) into SymPy with the safe parsers; ParseError on refusal."""
     if not isinstance(text, str):
         raise ParseError(f"the {what} must be text")
     if looks_like_latex(text):
         try:
-            return parse_latex(text)
+            return parse_latex(text, names=splits if splits is not None else None)
         except ParseError as error:
             raise ParseError(f"{what} (LaTeX): {error}") from None
     rewritten, cols = _sigma_to_sigmoid(text)
@@ -103,18 +96,17 @@ def read_answer(text, names):
     reading.latex = looks_like_latex(text)
     splits = []
     try:
-        try:
-            reading.expr = read(text, "answer", names=set(names), splits=splits, as_typed=True)
-        except ParseError:
-            # SymPy's assumptions can recurse without end on unevaluated trees; read it evaluated
-            splits.clear()
-            reading.expr = read(text, "answer", names=set(names), splits=splits)
+        reading.expr = read(text, "answer", names=set(names), splits=splits)
     except ParseError as error:
         reading.error = str(error)
         hint = _function_hint(text)
         if hint:
             reading.error += f"; did you mean {hint}?"
         return reading
+    if reading.latex:  # the LaTeX reader lists the names it read
+        latex_names, splits = set(splits), []
+    else:
+        latex_names = set()
     reading.splits = [(typed, pieces) for typed, pieces, _col in splits]
     present = {s.name for s in reading.expr.free_symbols if isinstance(s, sympy.Symbol)}
     present |= {b.label.name for b in reading.expr.atoms(sympy.IndexedBase)}
@@ -123,7 +115,7 @@ def read_answer(text, names):
         bound |= {str(limit[0]) for limit in total.limits}
         for limit in total.limits:
             bound |= {s.name for s in sympy.Tuple(*limit[1:]).free_symbols}
-    unknown = present - set(names) - bound
+    unknown = (present | latex_names) - set(names) - bound
     if not reading.latex:
         unknown |= typed_unknown(text, names)  # SymPy may have cancelled a name away: 0*inf is 0
     reading.unknown = sorted(unknown)
@@ -160,6 +152,110 @@ def typed_unknown(text, names):
             continue
         unknown.add(name)
     return unknown
+
+
+# Where what was typed has a value. SymPy simplifies as it reads (exp(log(x)) is x,
+# sqrt(x)^2 is x, sin(asin(x)) is x), which can widen the domain of what was typed; so the
+# arguments of the functions that restrict it are read from the text itself, each on its
+# own, and an answer is undefined wherever one of them is outside its function's domain.
+_RESTRICTED = {
+    "log": "positive", "ln": "positive", "sqrt": "nonnegative", "asin": "unit", "acos": "unit",
+    "arcsin": "unit", "arccos": "unit", "atanh": "open unit", "artanh": "open unit", "arctanh": "open unit",
+    "acosh": "at least 1", "arcosh": "at least 1", "arccosh": "at least 1", "asec": "outside unit",
+    "acsc": "outside unit", "arcsec": "outside unit", "arccsc": "outside unit", "acoth": "beyond unit",
+    "arcoth": "beyond unit", "arccoth": "beyond unit", "asech": "unit interval", "acsch": "nonzero",
+}
+_CALL = re.compile(r"(?<![A-Za-z_0-9])(" + "|".join(sorted(_RESTRICTED, key=len, reverse=True)) + r")\s*\(")
+_ROOT = re.compile(r"(?<![A-Za-z_0-9])([A-Za-z][A-Za-z0-9_]*|\))\s*(?:\^|\*\*)\s*\(\s*(-?\s*\d+)\s*/\s*(\d+)\s*\)")
+
+
+def _closing(text, start):
+    """Index of the ')' closing the '(' at ``start``, or None."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def _opening(text, end):
+    """Index of the '(' that the ')' at ``end`` closes, or None."""
+    depth = 0
+    for i in range(end, -1, -1):
+        if text[i] == ")":
+            depth += 1
+        elif text[i] == "(":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def typed_domain(text, names):
+    """[(condition, argument expression)] of the restricting functions typed in plain-text
+    ``text``: log u needs u > 0, sqrt u and u^(1/2) need u ≥ 0, asin u needs |u| ≤ 1, …"""
+    if not isinstance(text, str) or looks_like_latex(text):
+        return []
+    found = []
+    for match in _CALL.finditer(text):
+        open_at = match.end() - 1
+        close = _closing(text, open_at)
+        if close is None:
+            continue
+        inner = text[open_at + 1:close]
+        depth, cut = 0, len(inner)
+        for i, c in enumerate(inner):  # log(u, b): the first argument
+            depth += c == "("
+            depth -= c == ")"
+            if c == "," and depth == 0:
+                cut = i
+                break
+        found.append((_RESTRICTED[match.group(1)], inner[:cut]))
+    for match in _ROOT.finditer(text):
+        if int(match.group(3)) % 2:
+            continue  # odd roots are defined for every real number
+        if match.group(1) == ")":
+            start = _opening(text, match.start(1))
+            if start is None:
+                continue
+            call = re.search(r"[A-Za-z][A-Za-z0-9_]*\s*$", text[:start])
+            # abs(u)^(1/2): the base is the whole call, not its argument
+            base = text[call.start():match.start(1) + 1] if call else text[start + 1:match.start(1)]
+        else:
+            base = match.group(1)
+        found.append(("nonnegative", base))
+    out = []
+    for condition, argument in found:
+        try:
+            out.append((condition, parse(argument, names=set(names))))
+        except ParseError:
+            continue
+    return out
+
+
+def outside(condition, value):
+    """Whether a real ``value`` is outside what ``condition`` allows."""
+    if condition == "positive":
+        return value <= 0
+    if condition == "nonnegative":
+        return value < 0
+    if condition == "unit":
+        return abs(value) > 1
+    if condition == "open unit":
+        return abs(value) >= 1
+    if condition == "at least 1":
+        return value < 1
+    if condition == "outside unit":
+        return abs(value) < 1
+    if condition == "beyond unit":
+        return abs(value) <= 1
+    if condition == "unit interval":
+        return not 0 < value <= 1
+    return value == 0
 
 
 def suggestions(name, names):

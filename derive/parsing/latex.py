@@ -168,6 +168,7 @@ class _Parser:
         self.depth = 0
         self.indices = {}  # letter -> index symbol, for the sums we are inside
         self.bars = 0  # how many |…| we are inside
+        self.names = []  # every variable read, so a name SymPy cancels (d/(d x)) is still seen
 
     # -- helpers
     def peek(self, k=0):
@@ -382,12 +383,15 @@ class _Parser:
                 return sympy.E
             if base in self.indices:
                 return self.indices[base]
+            self.names.append(base)
             return symbol(base)
         if sub in self.indices:
+            self.names.append(base)
             return indexed(base)[self.indices[sub]]
         name = f"{base}_{sub}"
         if len(name) > MAX_NAME_LENGTH:
             raise ParseError(f"name too long{{where}}: at most {MAX_NAME_LENGTH} characters", tok.col)
+        self.names.append(name)
         return symbol(name)
 
     def command(self, tok):
@@ -443,6 +447,7 @@ class _Parser:
             return self.function(tok, func)
         if text == "e":
             return sympy.E
+        self.names.append(text)
         return symbol(text)
 
     def function(self, tok, func):
@@ -525,8 +530,9 @@ class _Parser:
         return value
 
 
-def parse_latex(text, *, max_length=MAX_LENGTH):
-    """Parse a LaTeX answer into SymPy, or raise a one-line ``ParseError`` with a column."""
+def parse_latex(text, *, max_length=MAX_LENGTH, names=None):
+    """Parse a LaTeX answer into SymPy, or raise a one-line ``ParseError`` with a column.
+    ``names``, a list, receives every variable name read (in order)."""
     if not isinstance(text, str):
         raise ParseError(f"expected text, got {type(text).__name__}")
     if len(text) > max_length:
@@ -558,7 +564,10 @@ def parse_latex(text, *, max_length=MAX_LENGTH):
                 t.col += offset
         if tokens[0].kind == "end":
             raise ParseError("empty answer")
-        value = _Parser(tokens).parse()
+        parser = _Parser(tokens)
+        value = parser.parse()
+        if names is not None:
+            names.extend(parser.names)
     except ParseError:
         raise
     except RecursionError:
