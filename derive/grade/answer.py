@@ -305,6 +305,41 @@ def _bounded(seconds):
 # --------------------------------------------------------------------------- the problem
 
 
+class Reference:
+    """An expression answers are compared with (the derivative, or a line of working), with
+    its values at the problem's points computed once."""
+
+    def __init__(self, pool, compiled):
+        self.pool = pool
+        self.fn = compiled
+        self._float = {}
+        self._mp = {}
+
+    @property
+    def rational(self):
+        return self.fn.rational
+
+    def at(self, k):
+        """Float value and trace at pool point k."""
+        found = self._float.get(k)
+        if found is None:
+            found = self._float[k] = self.fn.floats(self.pool.points[k])
+        return found
+
+    def mp(self, k, digits):
+        key = (k, digits)
+        found = self._mp.get(key)
+        if found is None:
+            if len(self._mp) > 4096:
+                self._mp.clear()
+            found = self._mp[key] = self.fn.mp(self.pool.points[k], digits)
+        return found
+
+    def exact(self, point):
+        return self.fn.exact(point)
+
+
+
 class Problem:
     """One expression and variable: its derivative, its points, and (once asked for) the
     mistake candidates. Built once and reused for every answer to the same problem."""
@@ -366,9 +401,7 @@ class Problem:
         if len(self.pool.points) < MIN_POINTS:
             raise DeriveError("could not find enough points where the expression and its derivative are "
                               "defined and real, so answers to it cannot be checked")
-        self._float = {}
-        self._mp = {}
-        self.rational = self._derivative_fn.rational
+        self.reference = Reference(self.pool, self._derivative_fn)
 
     def _defined(self, point):
         try:
@@ -391,7 +424,7 @@ class Problem:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for key in ("_expr_fn", "_derivative_fn", "_condition_fns"):
+        for key in ("_expr_fn", "_derivative_fn", "_condition_fns", "reference"):
             state[key] = None  # closures do not pickle; rebuilt on demand
         state["_evaluators"] = None
         return state
@@ -401,6 +434,7 @@ class Problem:
         self._expr_fn = compile_expression(self.expr)
         self._derivative_fn = compile_expression(self.derivative)
         self._condition_fns = [(c, compile_expression(a)) for c, a in self.conditions]
+        self.reference = Reference(self.pool, self._derivative_fn)
 
     @property
     def points(self):
@@ -408,19 +442,14 @@ class Problem:
 
     def derivative_at(self, k):
         """The derivative's float value and trace at pool point k (cached)."""
-        found = self._float.get(k)
-        if found is None:
-            found = self._float[k] = self._derivative_fn.floats(self.pool.points[k])
-        return found
+        return self.reference.at(k)
 
     def derivative_mp(self, k, digits):
-        key = (k, digits)
-        found = self._mp.get(key)
-        if found is None:
-            if len(self._mp) > 4096:
-                self._mp.clear()
-            found = self._mp[key] = self._derivative_fn.mp(self.pool.points[k], digits)
-        return found
+        return self.reference.mp(k, digits)
+
+    def reference_for(self, expr):
+        """A :class:`Reference` for another expression (a line of working) at these points."""
+        return Reference(self.pool, compile_expression(expr))
 
     @property
     def expected(self):
@@ -537,13 +566,17 @@ class Problem:
                 return tuple(compiled.floats(self.pool.points[k])[1].pieces)
         return self.pool.for_answer(_seed(self.seed, answer), pieces)
 
-    def _compare(self, expr, compiled, answer):
-        """Screen in floats; confirm a difference at high precision, an equality exactly."""
+    def _compare(self, expr, compiled, answer, ref=None):
+        """Screen in floats; confirm a difference at high precision, an equality exactly.
+        ``ref`` is what the answer is compared with (by default the derivative)."""
+        ref = ref or self.reference
         indices = self._indices(compiled, answer)
         equal, undefined = [], []
         for k in indices:
             point = self.pool.points[k]
-            d, d_trace = self.derivative_at(k)
+            d, d_trace = ref.at(k)
+            if d is None:
+                continue  # a line of working may be undefined where the derivative is not
             a, a_trace = compiled.floats(point)
             if a is None or not mpmath.isfinite(a):
                 undefined.append(k)
@@ -553,38 +586,39 @@ class Problem:
             if gap <= SAME * scale:
                 equal.append((k, a_trace, d_trace, _spread(a, d, scale, point)))
                 continue
-            outcome = self._confirm_difference(compiled, k)
+            outcome = self._confirm_difference(compiled, k, ref)
             if outcome is not None:
                 return outcome
             equal.append((k, a_trace, d_trace, _spread(a, d, scale, point)))
         if not equal:
-            return _Outcome("undefined", undefined[0]) if undefined else _Outcome("uncertain",
-                                                                                    reason="no point to compare at")
-        outcome = self._confirm_equal(expr, compiled, equal)
+            return _Outcome("undefined", undefined[0], ref.at(undefined[0])[0], None) if undefined \
+                else _Outcome("uncertain", reason="no point to compare at")
+        outcome = self._confirm_equal(expr, compiled, equal, ref)
         if outcome.kind != "equal":
             return outcome
         if undefined:
-            return _Outcome("undefined", undefined[0], self.derivative_at(undefined[0])[0], None)
+            return _Outcome("undefined", undefined[0], ref.at(undefined[0])[0], None)
         return outcome
 
-    def _confirm_difference(self, compiled, k):
+    def _confirm_difference(self, compiled, k, ref):
         """A float difference at point k, settled at high precision (None: it was rounding)."""
-        outcome = self._settle(compiled, k)
+        outcome = self._settle(compiled, k, ref)
         if outcome.kind in ("different", "undefined"):
             return outcome
         return None
 
-    def _settle(self, compiled, k):
+    def _settle(self, compiled, k, ref=None):
         """Equal or different at point k, at high precision.
 
         The precision resolves every magnitude met with ``GUARD`` digits to spare; the gap is
         then measured again 30 and 60 digits higher. Rounding shrinks as the digits grow (a
         true zero, even sin π next to 0, whatever its size); a real difference, however
         small (2x + 10^-20), stays where it is."""
+        ref = ref or self.reference
         point = self.pool.points[k]
         digits = BASE_DIGITS
         for _ in range(6):
-            d, d_trace = self.derivative_mp(k, digits)
+            d, d_trace = ref.mp(k, digits)
             a, a_trace = compiled.mp(point, digits)
             if d is None:
                 return _Outcome("uncertain", k, reason="the derivative could not be computed here")
@@ -600,7 +634,7 @@ class Problem:
         gaps, values = [], []
         for extra in (0, GUARD, 2 * GUARD):
             precision = digits + extra
-            d, d_trace = self.derivative_mp(k, precision)
+            d, d_trace = ref.mp(k, precision)
             a, a_trace = compiled.mp(point, precision)
             if a is None or d is None:
                 return _Outcome("uncertain", k, reason="the answer's value could not be computed")
@@ -620,18 +654,18 @@ class Problem:
         return _Outcome("uncertain", k, reason="the answer and the derivative could not be told apart "
                                                   "or shown equal at high precision")
 
-    def _confirm_equal(self, expr, compiled, equal):
+    def _confirm_equal(self, expr, compiled, equal, ref):
         """Confirm an agreement exactly at one point of each piece, choosing in each piece
         the point whose values are least extreme."""
         groups = {}
         for k, a_trace, d_trace, spread in sorted(equal, key=lambda item: item[3]):
             groups.setdefault((tuple(a_trace.pieces), tuple(d_trace.pieces)), []).append(k)
-        if compiled.rational and self.rational:
-            return self._confirm_rational(compiled, [ks[0] for ks in groups.values()])
+        if compiled.rational and ref.rational:
+            return self._confirm_rational(compiled, [ks[0] for ks in groups.values()], ref)
         confirmed = 0
         for ks in groups.values():
             for attempt, k in enumerate(ks[:6]):
-                outcome = self._confirm_at(compiled, k)
+                outcome = self._confirm_at(compiled, k, ref)
                 if outcome.kind == "uncertain" and attempt + 1 < len(ks[:6]):
                     continue  # a point of more moderate size may decide it
                 if outcome.kind != "equal":
@@ -640,7 +674,7 @@ class Problem:
                 break
         return _Outcome("equal") if confirmed else _Outcome("uncertain", reason="no point to confirm at")
 
-    def _confirm_rational(self, compiled, chosen):
+    def _confirm_rational(self, compiled, chosen, ref):
         """Exact arithmetic: at the chosen points and at fresh ones with large denominators."""
         rng = random.Random(self.seed ^ 0x5EED)
         points = [(k, self.pool.points[k]) for k in chosen]
@@ -652,7 +686,7 @@ class Problem:
                      for s, v in template.items()}
             points.append((None, fresh))
         for k, point in points:
-            d = self._derivative_fn.exact(point)
+            d = ref.exact(point)
             if d is None:
                 continue
             a = compiled.exact(point)
@@ -672,9 +706,9 @@ class Problem:
         self.pool.pieces.append(())
         return _Outcome("different", k, d, a)
 
-    def _confirm_at(self, compiled, k):
+    def _confirm_at(self, compiled, k, ref):
         """Confirm an agreement at point k (see :meth:`_settle`)."""
-        outcome = self._settle(compiled, k)
+        outcome = self._settle(compiled, k, ref)
         if outcome.kind == "undefined":
             return _Outcome("uncertain", k, reason="the answer is not defined at a point where it agreed in floats")
         return outcome

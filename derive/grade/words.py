@@ -36,3 +36,14 @@ def report(result):
     """The few lines ``derive check`` prints on a terminal."""
     text = str(_module().report(result))
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines() if line.strip()) + "\n"
+
+
+def working_message(result, reason=""):
+    """The one-line message on a student's working."""
+    return _one_line(_module().working_message(result, reason))
+
+
+def working_report(result):
+    """The lines ``derive check --working`` prints."""
+    text = str(_module().working_report(result))
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines() if line.strip()) + "\n"
