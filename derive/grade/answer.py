@@ -578,6 +578,9 @@ class Problem:
             if d is None:
                 continue  # a line of working may be undefined where the derivative is not
             a, a_trace = compiled.floats(point)
+            if ref is self.reference:
+                compiled.seen = getattr(compiled, "seen", {})
+                compiled.seen[k] = a
             if a is None or not mpmath.isfinite(a):
                 undefined.append(k)
                 continue
@@ -631,6 +634,8 @@ class Problem:
                 return _Outcome("uncertain", k, reason=f"the answer has terms more than {MAX_DIGITS} digits "
                                                        "apart in size, too far apart to compare")
             digits = int(need) + 1
+        if abs(a - d) > mpmath.mpf(10) ** -12 * _scale((a, a_trace), (d, d_trace)):
+            return _Outcome("different", k, d, a)  # far beyond what these digits could round to
         gaps, values = [], []
         for extra in (0, GUARD, 2 * GUARD):
             precision = digits + extra
@@ -785,6 +790,16 @@ class Problem:
             for s in extra:
                 point[s] = Fraction(rng.randint(1, 400), 7)
             x = point[self.wrt]
+            rough = float(x) * 1e-6 or 1e-6  # first a rough slope in floats: most answers fail it
+            up, down = dict(point), dict(point)
+            up[self.wrt], down[self.wrt] = float(x) + rough, float(x) - rough
+            high, _ = compiled.floats(up)
+            low, _ = compiled.floats(down)
+            e, e_trace = self._expr_fn.floats(point)
+            if high is not None and low is not None and e is not None:
+                slope = (high - low) / (2 * rough)
+                if abs(slope - e) > 1e-3 * max(abs(e), e_trace.scale, abs(slope)) + 1e-300:
+                    return False
             step = Fraction(1, 10**12) * max(abs(x), 1)
             up, down = dict(point), dict(point)
             up[self.wrt], down[self.wrt] = x + step, x - step
@@ -834,7 +849,8 @@ class Problem:
 
     def diagnose(self, compiled, answer_expr=None, tolerance=None):
         """The candidates the answer's values match, most likely first."""
-        values = [compiled.floats(self.pool.points[k])[0] for k in self.pool.base]
+        seen = getattr(compiled, "seen", {})  # values _compare already computed
+        values = [seen[k] if k in seen else compiled.floats(self.pool.points[k])[0] for k in self.pool.base]
         rel = max(tolerance or 0, 1e-9)
         matches = []
         for c in self.prepare_candidates():

@@ -22,7 +22,6 @@ Writing (:class:`TableWriter`)
 
 import codecs
 import csv
-import io
 import re
 from dataclasses import dataclass
 
@@ -230,14 +229,9 @@ class TableWriter:
     def __init__(self, handle, formula_guard=True):
         self.handle = handle
         self.formula_guard = formula_guard
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        self._writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
     def write(self, cells):
-        cells = [str(c) for c in cells]
         if self.formula_guard:
-            cells = [guard(c) for c in cells]
+            cells = [guard(str(c)) for c in cells]
         self._writer.writerow(cells)
-        self.handle.write(self._buffer.getvalue())
-        self._buffer.seek(0)
-        self._buffer.truncate()
