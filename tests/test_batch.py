@@ -71,10 +71,10 @@ def test_poisoned_rows_are_invalid_and_the_batch_goes_on(tmp_path):
     assert not marker.exists()
 
 
-def _dies_on_kill(prepared, answer, *rest, _real=derive.grade.service.check_item):
+def _dies_on_kill(prepared, answer, *rest, _real=derive.grade.service.check_item, **options):
     if answer == "KILL":
         os._exit(1)
-    return _real(prepared, answer, *rest)
+    return _real(prepared, answer, *rest, **options)
 
 
 def test_a_row_that_kills_its_worker_becomes_invalid(tmp_path, monkeypatch):

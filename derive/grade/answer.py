@@ -100,6 +100,7 @@ class CheckResult:
     domain: str = ""  # for depends_on_domain: where the answer is undefined
     suggestions: list = field(default_factory=list)  # did-you-mean, for unreadable answers
     reason: str = ""  # for unreadable and uncertain: what was not understood or decided
+    signature: tuple | None = None  # the answer's values at the problem's base points, for answer classes
 
     def to_dict(self):
         return {
@@ -467,12 +468,13 @@ class Problem:
         return self._expected_text
 
     # -- answers ------------------------------------------------------------------------
-    def check(self, answer, decimals=None):
-        """The verdict on one answer (text), within ``ANSWER_SECONDS``."""
+    def check(self, answer, decimals=None, reading=None):
+        """The verdict on one answer (text), within ``ANSWER_SECONDS`` (``reading``: the
+        answer already read by :meth:`reading_key`)."""
         policy = self.decimals if decimals is None else Decimals.parse(decimals)
         try:
             with _bounded(ANSWER_SECONDS):
-                return self._check(answer, policy)
+                return self._check(answer, policy, reading)
         except TimeLimit:
             return self._uncertain(f"checking this answer took longer than {ANSWER_SECONDS:g} s; "
                                    "write it in a shorter form", answer)
@@ -481,10 +483,12 @@ class Problem:
         except MemoryError:
             return self._unreadable(answer, "the answer is too large to check")
 
-    def _check(self, answer, policy):
+    def _check(self, answer, policy, reading=None):
         from derive.render.printing import to_text
 
-        if isinstance(answer, sympy.Basic):
+        if reading is not None:
+            pass
+        elif isinstance(answer, sympy.Basic):
             reading = read_answer(to_text(answer), self.names)
             reading.expr = answer
         else:
@@ -525,7 +529,8 @@ class Problem:
         else:
             outcome = self._compare(expr, compiled, answer)
         extra = {"read_as": read_as, "notes": notes, "approximate": approximate,
-                 "decimals": str(policy) if floats else None, "decimals_note": decimals_note}
+                 "decimals": str(policy) if floats else None, "decimals_note": decimals_note,
+                 "signature": self.signature(compiled)}
         if outcome.kind == "equal":
             outcome = self._typed_domain(reading, answer)
         if outcome.kind == "equal":
@@ -538,6 +543,28 @@ class Problem:
             return self._result("depends_on_domain", counterexample=counterexample, domain=domain, **extra)
         matches = self.diagnose(compiled, expr, tolerance=1e-6 if floats else None)
         return self._result("incorrect", matches, counterexample=counterexample, **extra)
+
+    _shown = staticmethod(lambda expr: _shown(expr))
+
+    def signature(self, compiled):
+        """The answer's values at the problem's base points, to 9 digits: answers with the
+        same signature are candidates for one answer class."""
+        seen = getattr(compiled, "seen", {})
+        values = []
+        for k in self.pool.base:
+            value = seen[k] if k in seen else compiled.floats(self.pool.points[k])[0]
+            values.append(None if value is None or not mpmath.isfinite(value) else float(f"{float(value):.9g}"))
+        return tuple(values)
+
+    def reading_key(self, answer):
+        """Answers with the same key read the same and get the same verdict: the expression
+        as SymPy built it, the arguments whose domain it checks, and the decimals typed."""
+        reading = read_answer(answer, self.names)
+        if reading.error:
+            return None, reading
+        conditions = tuple((c, sympy.srepr(a)) for c, a in typed_domain(reading.text, self.names))
+        decimals = tuple(lit.text for lit in literals(answer))
+        return (sympy.srepr(reading.expr), conditions, decimals, tuple(reading.unknown)), reading
 
     def _typed_domain(self, reading, answer):
         """An agreeing answer, as typed: undefined anywhere the derivative is defined?

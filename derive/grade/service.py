@@ -110,14 +110,32 @@ def invalid(reason):
             " ".join(str(reason).split())[:500]}
 
 
-def check_item(prepared, answer, working="", decimals=None):
-    """One answer's (and its working's) verdict as a small dict; never raises."""
+def _summarised(result):
+    return {"verdict": result.verdict, "mistakes": result.mistakes, "message": result.message,
+            "where": result.where[0][1] if result.where else "", "read_as": result.read_as,
+            "signature": result.signature}
+
+
+def check_item(prepared, answer, working="", decimals=None, same=None, reading=None):
+    """One answer's (and its working's) verdict as a small dict; never raises. ``same`` is
+    the CheckResult of an answer that reads the same (only its reading is redone);
+    ``reading``, the answer already read."""
     try:
-        result = prepared.check(answer, decimals or None) if answer.strip() or not working.strip() else None
-        out = ({"verdict": result.verdict, "mistakes": result.mistakes, "message": result.message,
-                "where": result.where[0][1] if result.where else "", "read_as": result.read_as}
-               if result is not None else {"verdict": "unreadable", "mistakes": [], "message": "no answer",
-                                           "where": "", "read_as": ""})
+        if same is not None:
+            import dataclasses
+
+            from derive.grade.words import message
+
+            reading = reading or prepared.reading_key(answer)[1]
+            result = dataclasses.replace(same, read_as=prepared._shown(reading.expr), notes=reading.notes)
+            result.message = message(result)
+        else:
+            result = (prepared.check(answer, decimals or None, reading) if answer.strip() or not working.strip()
+                      else None)
+        out = (_summarised(result) if result is not None else
+               {"verdict": "unreadable", "mistakes": [], "message": "no answer", "where": "", "read_as": "",
+                "signature": None})
+        out["_result"] = result
         if working.strip():
             from derive.grade.working import check_working, split_lines
 
@@ -151,7 +169,26 @@ def check_task(task):
         return [invalid(value) for _ in items]
     import derive.grade.service as me  # tests replace check_item in the forked workers
 
-    return [me.check_item(value, *item) for item in items]
+    out, seen = [], {}
+    for item in items:
+        answer, working, decimals = item
+        same = reading = reading_key = None
+        if not working.strip():
+            # answers SymPy reads the same (2x, 2*x, x*2, (3*(2x))/3) are checked once
+            try:
+                found, reading = value.reading_key(answer)
+                reading_key = (found, decimals)
+            except Exception:  # the full check below says what is wrong
+                reading_key = reading = None
+            same = seen.get(reading_key) if reading_key and reading_key[0] is not None else None
+            if reading is not None and reading.error:
+                reading = None  # the full check reads it again and says why it cannot
+        result = me.check_item(value, *item, same=same, reading=reading)
+        full = result.pop("_result", None)
+        if same is None and full is not None and not working.strip() and reading_key and reading_key[0] is not None:
+            seen[reading_key] = full
+        out.append(result)
+    return out
 
 
 # ------------------------------------------------------------------------ the parent
