@@ -37,9 +37,10 @@ def _register_commands():
     from derive.cli.check import check
     from derive.cli.descend import descend
     from derive.cli.explain import explain
+    from derive.cli.grade import grade
     from derive.cli.handout import handout
 
-    for command in (explain, handout, list_problems, check, descend):
+    for command in (explain, handout, list_problems, check, grade, descend):
         cli.add_command(command)
 
 

@@ -546,6 +546,26 @@ class Problem:
 
     _shown = staticmethod(lambda expr: _shown(expr))
 
+    @property
+    def rules_used(self):
+        """How many rules the derivation applies (for partial credit by rule)."""
+        if getattr(self, "_rules_used", None) is None:
+            from derive.engine.rules import Engine
+
+            try:
+                with _bounded(1.0):
+                    tree = Engine(self.expr, self.wrt).differentiate(self.expr, self.wrt)
+            except (TimeLimit, RecursionError):
+                self._rules_used = 0
+                return 0
+            count, stack = 0, [tree]
+            while stack:
+                step = stack.pop()
+                count += step.rule not in ("constant", "variable", "simplify", "rewrite", "definition")
+                stack.extend(step.substeps or ())
+            self._rules_used = count
+        return self._rules_used
+
     def signature(self, compiled):
         """The answer's values at the problem's base points, to 9 digits: answers with the
         same signature are candidates for one answer class."""

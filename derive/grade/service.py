@@ -185,10 +185,57 @@ def check_task(task):
                 reading = None  # the full check reads it again and says why it cannot
         result = me.check_item(value, *item, same=same, reading=reading)
         full = result.pop("_result", None)
+        if result["verdict"] == "incorrect":
+            result["rules"] = value.rules_used
+        if reading_key and reading_key[0] is not None:
+            import hashlib
+
+            result["reading"] = hashlib.sha1(repr(reading_key[0]).encode()).hexdigest()[:12]
         if same is None and full is not None and not working.strip() and reading_key and reading_key[0] is not None:
             seen[reading_key] = full
         out.append(result)
     return out
+
+
+def same_task(task):
+    """(key, [(answer, other answer)]) -> [bool]: is each answer exactly equal to the other
+    (as functions on the problem's domain)? Two answers of one class are confirmed so."""
+    key, pairs = task
+    status, problem = prepare(key)
+    out = []
+    for answer, other in pairs:
+        try:
+            first, reading = problem.reading_key(answer)
+            second, other_reading = problem.reading_key(other)
+            if first is None or second is None:
+                out.append(False)
+                continue
+            if first == second:
+                out.append(True)
+                continue
+            from derive.grade.values import compile_expression
+
+            compiled = compile_expression(reading.expr)
+            outcome = problem._compare(reading.expr, compiled, answer, ref=problem.reference_for(other_reading.expr))
+            out.append(outcome.kind == "equal")
+        except Exception:  # not shown equal: the answers stay in classes of their own
+            out.append(False)
+    return out
+
+
+def explain_task(task):
+    """(key, fmt) -> [text]: the worked solution of a problem, as Markdown or HTML."""
+    key, fmt = task
+    expression, wrt, _ = key
+    try:
+        from derive.derivation import explain
+
+        document = explain(expression, wrt=wrt or None)
+        return [document.to_html() if fmt == "html" else document.to_markdown()]
+    except DeriveError as error:
+        return [f"(no worked solution: {error})"]
+    except Exception as error:  # a bug of ours: the feedback goes out without it
+        return [f"(no worked solution: internal error {type(error).__name__})"]
 
 
 # ------------------------------------------------------------------------ the parent
@@ -294,7 +341,19 @@ class Checker:
         self._run(tasks, done, failed)
         return out
 
-    def _run(self, tasks, on_done, fail):
+    def run(self, worker, tasks):
+        """[results] of ``worker`` (same_task, explain_task) on each task, in order; a task
+        that kills or hangs its worker gets None."""
+        out = [None] * len(tasks)
+        index = {id(task): k for k, task in enumerate(tasks)}
+
+        def done(task, results):
+            out[index[id(task)]] = results
+
+        self._run(tasks, done, lambda task, reason: None, worker=worker, isolate=False)
+        return out
+
+    def _run(self, tasks, on_done, fail, worker=check_task, isolate=True):
         queue = collections.deque(tasks)
         suspects = []
         while queue:
@@ -302,7 +361,7 @@ class Checker:
             running, started = {}, {}
             broken = False
             for task in queue:
-                running[pool.submit(check_task, task)] = task
+                running[pool.submit(worker, task)] = task
             queue.clear()
             try:
                 while running and not broken:
@@ -328,7 +387,10 @@ class Checker:
                         (suspects if future in started else queue).append(task)
                     self.pools.kill()
         for task in suspects:
-            self._isolate(task, on_done, fail)
+            if isolate:
+                self._isolate(task, on_done, fail)
+            else:
+                fail(task, "its worker stopped")
 
     def _isolate(self, task, on_done, fail):
         key, items = task
