@@ -160,12 +160,18 @@ class Progress:
         return found
 
     def write(self, index, key, result):
-        # one row's line: the result's JSON is made once however many rows share it
-        if getattr(self, "_last", (None,))[0] is not result:
-            body = json.dumps({name: result.get(name, "") for name in self.fields}, ensure_ascii=False)
-            self._last = (result, body[1:])
-        line = f'{{"row": {index}, "key": "{key}", {self._last[1]}' if self._last[1] != "}" else \
-            f'{{"row": {index}, "key": "{key}"}}'
+        # one row's line: a result's JSON is made once however many rows share it (rows that
+        # share a result share its message object)
+        memo = self.__dict__.setdefault("_bodies", {})
+        message = result.get("message")
+        found = memo.get(id(message))
+        if found is None or found[0] is not message or found[1] != result.get("verdict"):
+            body = json.dumps({name: result.get(name, "") for name in self.fields}, ensure_ascii=False)[1:]
+            if len(memo) > 4096:
+                memo.clear()
+            found = memo[id(message)] = (message, result.get("verdict"), body)
+        body = found[2]
+        line = f'{{"row": {index}, "key": "{key}", {body}' if body != "}" else f'{{"row": {index}, "key": "{key}"}}'
         try:
             self.handle.write(line + "\n")
         except OSError as error:

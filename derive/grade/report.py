@@ -13,17 +13,22 @@ from derive.render.formats import templates_dir
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|#~])")
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@functools.lru_cache(maxsize=65536)  # a class's messages repeat from student to student
 def md(text):
     """Text safe inside Markdown: no raw HTML, link, emphasis or heading can start in it, and
     it stays one line (control characters and line breaks become spaces)."""
-    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = _UNPRINTABLE.sub(" ", str(text))
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     return re.sub(r"^(\s*)([-+=]|\d+[.)])", r"\1\\\2", text)
 
 
+@functools.lru_cache(maxsize=65536)
 def code(text):
     """Text as a Markdown code span, whatever backticks it holds."""
-    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = _UNPRINTABLE.sub(" ", str(text))
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     return f"{fence} {text} {fence}" if text else "(empty)"

@@ -169,8 +169,7 @@ def run_grade(answers, key_path, outdir, *, manifest=None, overrides=None, decim
                 progress.flush()
             target.commit()
             finished = True
-            summary = _finish(key, store, stats, outdir, feedback, checker if solutions else None, formula_guard,
-                              inputs)
+            summary = _finish(key, store, stats, outdir, feedback, checker, formula_guard, inputs, solutions)
     finally:
         if finished:
             progress.finish()
@@ -246,13 +245,18 @@ def _grade_window(batch, col, key, variants, checker, progress, store, writer, s
                 f"the manifest's derivative {manifest_checks[ck][:60]!r} is not derive's derivative of {ck[0][:60]!r}")
     checked = checker.check([request for _, _, request in requests])
     for k, problem, request in requests:
-        found[k] = (problem, request[0], dict(checked[request], _answer=request[1][0]))
-    _confirm_classes(found, checker, classes)
-    for record, (problem, check_key, result) in zip(batch, found):
+        found[k] = (problem, request[0], checked[request])
+    suffixes = _confirm_classes(found, batch, col, checker, classes)
+    marks, classes_seen, memo = [], [], {}
+    for k, (record, (problem, check_key, result)) in enumerate(zip(batch, found)):
         if check_key is not None and checked_keys.get(check_key):
             result = invalid(checked_keys[check_key])
         progress.write(record.index, fingerprint(record.cells), result)
-        _mark(record, col, problem, check_key, result, store, writer, stats, overrides)
+        _mark(record, col, problem, check_key, result, marks, classes_seen, writer, stats, overrides, memo,
+              suffixes.get(k))
+    store.db.executemany("insert into mark values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", marks)
+    store.db.executemany("insert into class values (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) on conflict (label, class) do "
+                         "update set count = count + 1", classes_seen)
     store.db.commit()
 
 
@@ -264,75 +268,77 @@ def _class_id(problem, check_key, result):
     return f"p{problem.number}-" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
-def _confirm_classes(found, checker, classes):
+def _confirm_classes(found, batch, col, checker, classes):
     """Wrong answers that share a class must be shown exactly equal to its first answer;
-    those that are not start a class of their own (the class id gets a suffix)."""
+    those that are not start a class of their own: {row in the window: class suffix}."""
     pending = collections.defaultdict(list)
+    ids = {}
     for index, (problem, check_key, result) in enumerate(found):
         if problem is None or result is None or result["verdict"] != "incorrect":
             continue
-        cid = _class_id(problem, check_key, result)
+        cid = ids.get(id(result))
+        if cid is None:
+            cid = ids[id(result)] = _class_id(problem, check_key, result)
         if not cid:
             continue
+        answer = batch[index].cells[col["answer"]]
         first = classes.get(cid)
         if first is None:
             if len(classes) < 200_000:  # beyond, new classes are not confirmed against later members
-                classes[cid] = (result.get("reading"), result.get("_answer"))
+                classes[cid] = (result.get("reading"), answer)
             continue
         if first[0] == result.get("reading"):
             continue
-        pending[check_key].append((index, cid))
+        pending[check_key].append((index, cid, answer))
+    suffixes = {}
     if not pending:
-        return
-    tasks = []
-    for check_key, members in pending.items():
-        pairs = [(found_answer(found, index), classes[cid][1]) for index, cid in members]
-        tasks.append((check_key, pairs))
+        return suffixes
+    tasks = [(check_key, [(answer, classes[cid][1]) for _, cid, answer in members])
+             for check_key, members in pending.items()]
     answers = checker.run(same_task, tasks)
-    for (check_key, members), verdicts in zip(pending.items(), answers):
-        for (index, cid), same in zip(members, verdicts or [False] * len(members)):
+    for members, verdicts in zip(pending.values(), answers):
+        for (index, cid, _), same in zip(members, verdicts or [False] * len(members)):
             if not same:
-                found[index][2]["class_suffix"] = found[index][2].get("reading", "x")[:4]
+                suffixes[index] = (found[index][2].get("reading") or "x")[:4]
+    return suffixes
 
 
-def found_answer(found, index):
-    return found[index][2].get("_answer", "")
-
-
-def _mark(record, col, problem, check_key, result, store, writer, stats, overrides):
+def _mark(record, col, problem, check_key, result, marks, classes_seen, writer, stats, overrides, memo,
+          suffix=None):
     cells = record.cells
     if problem is None:
         writer.write(list(cells) + ["", result["verdict"], 0, "", "the row could not be marked: " + result["message"],
                                     "", "", "", result["message"]])
         return
-    cid = _class_id(problem, check_key, result)
-    if cid and result.get("class_suffix"):
-        cid += "-" + result["class_suffix"]
-    override = overrides.get((problem.label, cid)) if cid else None
-    value, reason = score(problem, result, result.get("rules", 0), override)
-    verdict = override["verdict"] if override and override.get("verdict") else result["verdict"]
-    mistakes = result["mistakes"] if isinstance(result["mistakes"], list) else [
-        m for m in str(result["mistakes"]).split(";") if m]
+    # what depends only on the result (shared by the rows that gave the same answer) is made once
+    made = memo.get((id(result), problem.number, suffix))
+    if made is None or made[0] is not result:
+        cid = _class_id(problem, check_key, result)
+        if cid and suffix:
+            cid += "-" + suffix
+        override = overrides.get((problem.label, cid)) if cid else None
+        value, reason = score(problem, result, result.get("rules", 0), override)
+        verdict = override["verdict"] if override and override.get("verdict") else result["verdict"]
+        mistakes = result["mistakes"] if isinstance(result["mistakes"], list) else [
+            m for m in str(result["mistakes"]).split(";") if m]
+        working = f"{result['working_verdict']}: {result.get('working_message', '')}" \
+            if result.get("working_verdict") else ""
+        made = (result, cid, value, reason, verdict, ";".join(mistakes), mistakes[:1], working)
+        memo[(id(result), problem.number, suffix)] = made
+    _, cid, value, reason, verdict, mistakes, first, working = made
     writer.write(list(cells) + [problem.label, verdict, f"{value:g}", f"{problem.points:g}", reason, cid,
-                                ";".join(mistakes), result.get("read_as", ""), result["message"]])
-    working = ""
-    if result.get("working_verdict"):
-        working = f"{result['working_verdict']}: {result.get('working_message', '')}"
-    store.db.execute("insert into mark values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (record.index, cells[col["student"]].strip(), problem.number, problem.label,
-                      cells[col["answer"]], result.get("read_as", ""), verdict, value, problem.points, reason, cid,
-                      ";".join(mistakes), result.get("where", ""), result["message"], working, check_key[0],
-                      check_key[1]))
+                                mistakes, result.get("read_as", ""), result["message"]])
+    marks.append((record.index, cells[col["student"]].strip(), problem.number, problem.label,
+                  cells[col["answer"]], result.get("read_as", ""), verdict, value, problem.points, reason, cid,
+                  mistakes, result.get("where", ""), result["message"], working, check_key[0], check_key[1]))
     if cid:
-        store.db.execute("insert into class values (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) on conflict (label, class) do "
-                         "update set count = count + 1", (problem.label, cid, verdict, ";".join(mistakes),
-                                                          result.get("read_as", ""), cells[col["answer"]], value,
-                                                          check_key[0], result.get("reading", "")))
+        classes_seen.append((problem.label, cid, verdict, mistakes, result.get("read_as", ""),
+                             cells[col["answer"]], value, check_key[0], result.get("reading", "")))
     entry = stats[problem.label]
     entry["answers"] += 1
     entry["verdicts"][verdict] += 1
     entry["score"] += value
-    for code in mistakes[:1]:
+    for code in first:
         entry["mistakes"][code] += 1
     if verdict in ("uncertain", "depends_on_domain") and len(entry["uncertain"]) < 20:
         entry["uncertain"].append((cells[col["student"]].strip(), cells[col["answer"]], result["message"]))
@@ -341,7 +347,7 @@ def _mark(record, col, problem, check_key, result, store, writer, stats, overrid
 # ----------------------------------------------------------------------------- the end
 
 
-def _finish(key, store, stats, outdir, feedback, checker, formula_guard, inputs):
+def _finish(key, store, stats, outdir, feedback, checker, formula_guard, inputs, solutions=True):
     from derive.grade.report import feedback_file, report_html
 
     db = store.db
@@ -371,7 +377,7 @@ def _finish(key, store, stats, outdir, feedback, checker, formula_guard, inputs)
 
     write_whole(os.path.join(outdir, "report.html"), report_html(key, problems))
     if feedback != "none":
-        _feedback(store, key, outdir, feedback, checker, feedback_file)
+        _feedback(store, key, outdir, feedback, checker, feedback_file, solutions=solutions)
     total = sum(p["stats"]["answers"] for p in problems if p["stats"])
     right = sum(p["stats"]["verdicts"]["correct"] for p in problems if p["stats"])
     return (f"marked {total} answers of {len(totals)} students: {right} right; wrote graded.csv, classes.csv, "
@@ -404,7 +410,7 @@ def _write_csv(path, inputs, formula_guard, header, rows):
         raise
 
 
-def _feedback(store, key, outdir, fmt, checker, feedback_file):
+def _feedback(store, key, outdir, fmt, checker, feedback_file, solutions=True):
     from derive.files import write_whole
 
     folder = os.path.join(outdir, "feedback")
@@ -412,7 +418,7 @@ def _feedback(store, key, outdir, fmt, checker, feedback_file):
         raise DeriveError(f"{folder} exists and is not a folder")
     os.makedirs(folder, exist_ok=True)
     db = store.db
-    if checker is not None:  # each problem's worked solution, once, across the workers
+    if solutions:  # each problem's worked solution, once, across the workers
         wanted = [(e, w) for e, w in db.execute("select distinct expression, wrt from mark")]
         for start in range(0, len(wanted), 256):
             part = wanted[start:start + 256]
@@ -421,15 +427,52 @@ def _feedback(store, key, outdir, fmt, checker, feedback_file):
                            [(e, w, (b or ["(no worked solution)"])[0]) for (e, w), b in zip(part, bodies)])
         db.commit()
     suffix = ".html" if fmt == "html" else ".md"
-    current, rows = None, []
+    current, rows, batch = None, [], []
     query = ("select m.student, m.number, m.label, m.answer, m.read_as, m.verdict, m.score, m.points, m.reason, "
              "m.mistakes, m.place, m.message, m.working, m.expression, m.wrt, e.body from mark m left join "
              "explanation e on e.expression = m.expression and e.wrt = m.wrt order by m.student, m.number, m.row")
+
+    def flush():
+        # students' files are rendered and written by the workers, many students per task
+        tasks = [((None, None, ()), (folder, fmt, key.title, suffix, part)) for part in _parts(batch, 64)]
+        if checker is not None:
+            for task, done in zip(tasks, checker.run(feedback_task, tasks)):
+                if done is None:  # its worker stopped: write those files here
+                    feedback_task(task)
+        else:
+            for task in tasks:
+                feedback_task(task)
+        batch.clear()
+
     for row in db.execute(query):
         if row[0] != current:
             if current is not None:
-                write_whole(os.path.join(folder, _safe_name(current) + suffix), feedback_file(key, current, rows, fmt))
+                batch.append((current, rows))
+                if len(batch) >= 256:
+                    flush()
             current, rows = row[0], []
         rows.append(row)
     if current is not None:
-        write_whole(os.path.join(folder, _safe_name(current) + suffix), feedback_file(key, current, rows, fmt))
+        batch.append((current, rows))
+    flush()
+
+
+def _parts(items, size):
+    return [items[k:k + size] for k in range(0, len(items), size)]
+
+
+class _Title:
+    def __init__(self, title):
+        self.title = title
+
+
+def feedback_task(task):
+    """Render and write the feedback files of some students (in a worker)."""
+    from derive.files import write_whole
+    from derive.grade.report import feedback_file
+
+    _, (folder, fmt, title, suffix, students) = task
+    for student, rows in students:
+        write_whole(os.path.join(folder, _safe_name(student) + suffix), feedback_file(_Title(title), student, rows,
+                                                                                      fmt))
+    return [len(students)]
