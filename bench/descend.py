@@ -180,7 +180,49 @@ def main():
     mem = peak(runs["derive (compiled gradient loop)"])
     print(f"extra peak memory of derive's loop (beyond x and y): {mem / data_bytes:.2f}x the data ({mem / 2**20:.1f} MB over "
           f"{data_bytes / 2**20:.1f} MB of x and y)")
+    small_steps(problem, partials, args.repeats)
     return 0
+
+
+def small_steps(problem, partials, repeats, points=8, steps=50_000):
+    """The other end: a handout's 8 points and many steps, where each step's Python overhead
+    (the update, the history record) matters more than the arithmetic. Information only."""
+    from derive.descend import synthetic
+
+    data = synthetic(points, seed=0)
+    x, y = data.x, data.y
+    start = (0.3, -0.2)
+    rate = 1e-7  # slow enough that every step runs
+    runs = {"derive": lambda: derive_small(problem, partials, data, steps, start, rate),
+            "hand-written NumPy": lambda: numpy_small(x, y, steps, start, rate)}
+    times = {k: [] for k in runs}
+    for r in range(repeats):
+        for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+            times[name].append(timed(runs[name])[0])
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    print()
+    print(f"(information) {points} points x {steps:,} steps: derive {medians['derive'] * 1e6 / steps:.1f} us/step, "
+          f"hand-written NumPy with a list of dicts {medians['hand-written NumPy'] * 1e6 / steps:.1f} us/step "
+          f"({medians['derive'] / medians['hand-written NumPy']:.2f}x)")
+
+
+def derive_small(problem, partials, data, steps, start, rate):
+    from derive.descend import Compiled, iterate
+
+    return iterate(Compiled(problem, partials, data), start, rate, steps, tol=0.0)
+
+
+def numpy_small(x, y, steps, start, rate):
+    w, b = start
+    history = []
+    n = x.shape[0]
+    for step in range(steps + 1):
+        e = w * x + b - y
+        loss = float(e @ e) / n
+        gw, gb = 2 * float(e @ x) / n, 2 * float(e.sum()) / n
+        history.append({"step": step, "weight": w, "bias": b, "loss": loss, "dL/dweight": gw, "dL/dbias": gb})
+        w, b = w - rate * gw, b - rate * gb
+    return history
 
 
 if __name__ == "__main__":

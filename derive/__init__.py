@@ -9,7 +9,8 @@ against numbers.
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "gradient", "parse", "Derivation", "Gradient", "Step", "DeriveError", "__version__"]
+__all__ = ["explain", "gradient", "parse", "passes", "graph", "gradcheck", "Derivation", "Gradient", "Step",
+           "DeriveError", "__version__"]
 
 
 def __getattr__(name):
@@ -26,6 +27,18 @@ def __getattr__(name):
         from derive.engine.steps import Step
 
         return Step
+    if name == "passes":
+        from derive.backprop.passes import passes
+
+        return passes
+    if name == "graph":
+        from derive.backprop.draw import graph
+
+        return graph
+    if name == "gradcheck":
+        from derive.backprop.gradcheck import gradcheck
+
+        return gradcheck
     if name == "DeriveError":
         from derive.errors import DeriveError
 

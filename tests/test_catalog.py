@@ -11,7 +11,6 @@ import sympy
 from derive import DeriveError, explain, gradient
 from derive.engine.problems import CATALOG, get_problem
 from derive.symbols import symbol
-from derive.engine.vector import explain_vector
 
 ENTRIES = list(CATALOG)
 CASES = [(name, p.name) for name in ENTRIES for p in CATALOG[name]().parameters]
@@ -240,38 +239,6 @@ def test_mse_hessian_is_what_newton_uses():
             ours = at(g.hessian.matrix[r, c], problem, values)
             assert sympy.simplify(ours - at(reference[r, c], problem, values)) == 0
     assert "Newton" in g.to_text()
-
-
-@pytest.mark.parametrize("name", ["mse", "ridge"])
-@pytest.mark.parametrize("half", [False, True])
-def test_vector_form_matches_an_explicit_matrix_gradient(name, half):
-    v = explain_vector(name, half=half)
-    assert v.check.passed and v.check.max_error == 0
-    # An independent reference: SymPy's gradient of the loss built from explicit matrices.
-    rng = random.Random(11)
-    n, d = 4, 2
-    X = sympy.Matrix(n, d, lambda i, j: sympy.Rational(rng.randint(-9, 9), 4))
-    y = sympy.Matrix(n, 1, lambda i, j: sympy.Rational(rng.randint(-9, 9), 4))
-    ws = sympy.symbols("w0:%d" % d)
-    w = sympy.Matrix(d, 1, ws)
-    b, lam = sympy.Symbol("b"), sympy.Rational(3, 5)
-    r = X * w + b * sympy.ones(n, 1) - y
-    scale = sympy.Rational(1, 2) if half else 1
-    loss = scale * (r.T * r)[0] / n + (lam * (w.T * w)[0] if name == "ridge" else 0)
-    s = v.symbols
-    explicit = {s["X"]: sympy.ImmutableMatrix(X), s["y"]: sympy.ImmutableMatrix(y),
-                s["w"]: sympy.ImmutableMatrix(w), s["b"]: b, s["lambda"]: lam}
-    formula = v.gradient_w.xreplace(explicit).xreplace({s["n"]: n, s["d"]: d}).doit()
-    expected = sympy.Matrix([sympy.diff(loss, wj) for wj in ws])
-    assert sympy.simplify(sympy.Matrix(formula) - expected) == sympy.zeros(d, 1)
-    text = v.to_text()
-    assert "(2/n) Xᵀ (X w + b 1 − y)" in text or half
-    assert "n × d" in text and "d × 1" in text
-
-
-def test_vector_form_is_refused_for_other_losses():
-    with pytest.raises(DeriveError, match="mse and ridge"):
-        explain_vector("bce")
 
 
 def test_get_problem_aliases():

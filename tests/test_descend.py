@@ -74,10 +74,23 @@ def test_bce_runs_and_has_no_closed_form():
     assert run.final["loss"] < run.start["loss"]
 
 
-def test_big_learning_rate_warns_in_words():
+def test_a_diverging_descent_says_so_in_words_json_and_exit_code_4():
+    data = synthetic(20, seed=0)
     result = invoke("mse", "--synthetic", "20", "--learning-rate", "5", "--steps", "30")
-    assert result.exit_code == 0, result.output
-    assert "diverging" in result.output and "--learning-rate 0.5" in result.output
+    assert result.exit_code == 4, result.output
+    out = result.output
+    assert "(diverged)" in out and "Diverged: the loss grew" in out
+    assert "larger learning rate" not in out and "would go further" not in out  # no advice to go faster
+    # the suggestion comes from the curvature: 1/λmax of the Hessian of the mean squared error,
+    # (2/n)[[Σx², Σx], [Σx, n]], computed here independently of derive
+    x = data.x
+    hessian = 2 / x.size * np.array([[x @ x, x.sum()], [x.sum(), x.size]])
+    steady = 1 / np.linalg.eigvalsh(hessian).max()
+    suggested = float(f"{math.floor(steady / 10 ** math.floor(math.log10(steady))) * 10 ** math.floor(math.log10(steady)):.1g}")
+    assert f"such as {suggested:g}" in out and suggested < 5
+    doc = json.loads(invoke("mse", "--synthetic", "20", "--learning-rate", "5", "--steps", "30",
+                            "--format", "json").stdout)
+    assert doc["status"] == "diverged" and doc["diverged"] is True and doc["converged"] is False
 
 
 def test_text_output_shows_the_four_steps_with_numbers(tmp_path):
@@ -87,9 +100,21 @@ def test_text_output_shows_the_four_steps_with_numbers(tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "∂L/∂w = (2/n) Σᵢ₌₁ⁿ (b + w xᵢ − yᵢ) xᵢ" in out
-    assert "(2/4)·[(0.7944 + 0.2502·1 − 5.1)·1" in out  # the data plugged in
-    assert "w ← w − α·∂L/∂w = 0.250191 − 0.05·(−47.775) = 2.63894" in out
-    assert "Closed form" in out and "agrees" in out
+    # the first step by hand, from numpy: the start, each error, the sums, the partials, the update
+    w, b = np.random.default_rng(7).uniform(-1, 1, 2)
+    x, y = np.array([1.0, 2, 3, 4]), np.array([5.1, 8.2, 10.9, 14.2])
+    e = w * x + b - y
+    gw, gb = 2 / 4 * (e @ x), 2 / 4 * e.sum()
+    g = lambda v: f"{v:.4g}".replace("-", "−")  # noqa: E731 - four significant digits, a true minus
+    block = out[out.index("Example by example"):out.index("So, with these sums")].splitlines()[2:]
+    table = [line.split() for line in block if line.strip()]
+    assert table[0] == ["i", "xᵢ", "yᵢ", "ŷᵢ", "eᵢ", "eᵢ", "xᵢ"]
+    assert [row[-2:] for row in table[1:5]] == [[g(ei), g(ei * xi)] for ei, xi in zip(e, x)]
+    assert table[5] == ["Σ", g(e.sum()), g(e @ x)]
+    assert f"∂L/∂w = (2/n) Σᵢ₌₁ⁿ eᵢ xᵢ = (2/4)·({g(e @ x)}) = {g(gw)}" in out
+    assert f"∂L/∂b = (2/n) Σᵢ₌₁ⁿ eᵢ = (2/4)·({g(e.sum())}) = {g(gb)}" in out
+    assert f"w ← w − α·∂L/∂w = {g(w)} − 0.05·({g(gw)}) = {g(w - 0.05 * gw)}" in out
+    assert "Closed form" in out and "agrees" in out and "(converged)" in out
     assert "central finite difference" in out and "FAILED" not in out
 
 

@@ -34,13 +34,24 @@ EXIT = {"correct": 0, "incorrect": 1, "depends_on_domain": 1, "uncertain": 1, "u
               help="One answer: text (default) or json. --batch: csv (default) or jsonl.")
 @click.option("--resume", is_flag=True, help="With --batch: skip rows already checked in OUTPUT.partial.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="With --batch: worker processes (default: all cores).")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
+              help="With --batch: grade each student against their own version (the manifest.csv of "
+                   "derive handout --students); the file then needs the student's id, the problem and the answer.")
+@click.option("--id-column", metavar="NAME", help="With --batch: the column of the student's id (default id).")
+@click.option("--answer-column", metavar="NAME",
+              help="With --batch: the column of the answer (default answer); with a manifest, 'Response {problem}' "
+                   "reads one column per problem, as Moodle's quiz Responses report has them.")
+@click.option("--problem-column", metavar="NAME", help="With --batch --manifest: the column of the problem number.")
+@click.option("--expression-column", metavar="NAME", help="With --batch: the column of the expression (default expression).")
+@click.option("--wrt-column", metavar="NAME", help="With --batch: the column of the variable (default wrt).")
 @click.option("--encoding", default=None, metavar="NAME",
               help="With --batch: the CSV file's text encoding (default: UTF-8, refused if it is not).")
 @click.option("--no-formula-guard", "formula_guard", is_flag=True, default=True, flag_value=False,
               help="With --batch: write cells that start with = + - @ as they are (by default they get a "
                    "leading ' so that a spreadsheet shows them instead of running them).")
 def check(expression, wrt, answer, working_file, decimals, show_steps, batch_file, output, fmt, resume, jobs,
-          encoding, formula_guard):
+          manifest, id_column, answer_column, problem_column, expression_column, wrt_column, encoding,
+          formula_guard):
     """Check a derivative: how the answer was read, correct or incorrect, the likely
     mistake and where, and a point where the answer differs.
 
@@ -54,6 +65,8 @@ def check(expression, wrt, answer, working_file, decimals, show_steps, batch_fil
       derive check "x^2 sin(x)" --wrt x --working steps.txt                 # the first wrong line
       derive check --batch answers.csv -o graded.csv
       derive check --batch answers.csv -o graded.jsonl --format jsonl --resume --jobs 2
+      derive check --batch answers.csv --manifest class/manifest.csv -o graded.csv
+      derive check --batch responses.csv --manifest class/manifest.csv --id-column "ID number" -o graded.csv
 
     Verdicts: correct, incorrect, depends_on_domain (equal where both are real, undefined
     elsewhere), uncertain (no decision within the bounds), unreadable (the answer could
@@ -77,12 +90,14 @@ def check(expression, wrt, answer, working_file, decimals, show_steps, batch_fil
         from derive.grade.batch import run_batch
 
         startup.imports_done()  # before the workers fork: they share what start-up made
-        summary = run_batch(batch_file, output, fmt=fmt or "csv", resume=resume, jobs=jobs,
-                            decimals=str(policy), encoding=encoding, formula_guard=formula_guard)
+        columns = {"id_column": id_column, "answer_column": answer_column, "problem_column": problem_column,
+                   "expression_column": expression_column, "wrt_column": wrt_column}
+        summary = run_batch(batch_file, output, fmt=fmt or "csv", resume=resume, jobs=jobs, manifest=manifest,
+                            columns=columns, decimals=str(policy), encoding=encoding, formula_guard=formula_guard)
         click.echo(summary, err=True)
         return
-    if output or resume or jobs or encoding:
-        raise DeriveError("-o, --resume, --jobs and --encoding go with --batch")
+    if output or resume or jobs or encoding or manifest or id_column or answer_column or problem_column:
+        raise DeriveError("-o, --resume, --jobs, --encoding, --manifest and the --…-column options go with --batch")
     if not expression:
         raise DeriveError("give the expression and --answer (or --working), or --batch FILE.csv -o OUT")
     if answer is None and working_file is None:

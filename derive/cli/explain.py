@@ -15,18 +15,24 @@ from derive.errors import DeriveError
                    "several separated by commas, or all (then the gradient and the update).")
 @click.option("--let", "lets", metavar='"NAME = EXPR"', multiple=True,
               help="Name a part of the expression; the chain rule then passes through your names. Repeatable.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
-              default="text", show_default=True, help="How to write the explanation.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "html", "json"]),
+              default=None, help="How to write the explanation (default: text, or what -o's extension says).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file (whole, or not at all) instead of the terminal.")
+              help="Write to this file (whole, or not at all) instead of the terminal; its extension picks "
+                   "the format: .txt .md .tex .html .json, or .pdf (LaTeX run through pdflatex).")
 @click.option("--standalone", is_flag=True,
-              help="With --format latex: a complete document that compiles with pdflatex.")
+              help="With --format latex: a complete document that compiles with pdflatex "
+                   "(html and pdf are always complete).")
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 differentiates the first derivative again, showing both stages.")
 @click.option("--hessian", is_flag=True,
               help="For a named problem: the matrix of second partials over its parameters.")
-@click.option("--form", type=click.Choice(["scalar", "vector"]), default="scalar", show_default=True,
-              help="vector: the matrix-calculus form, ∇w L = (2/n) Xᵀ(Xw + b·1 − y), for mse and ridge.")
+@click.option("--form", type=click.Choice(["index", "scalar", "vector", "numpy"]), default="index", show_default=True,
+              help="index (or scalar): the sum over examples; vector: the matrix-calculus form with the shape of "
+                   "every factor; numpy: runnable NumPy code for the loss and gradient (mse, ridge, bce, softmax, "
+                   "neuron, mlp).")
+@click.option("--layout", type=click.Choice(["denominator", "numerator"]), default="denominator", show_default=True,
+              help="With --form vector: the layout convention of the derivatives (the chain rule's order follows it).")
 @click.option("--half", is_flag=True, default=None,
               help="Put ½ in front of a squared error, so the 2 of the power rule cancels.")
 @click.option("--per-example/--mean", "per_example", default=None,
@@ -35,7 +41,13 @@ from derive.errors import DeriveError
               show_default=True, help="The learning rate's symbol in the update: α or η.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the random points of the numeric check.")
-def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form, half, per_example, rate, seed):
+@click.option("--at", "at", metavar="NAME=VALUE,…",
+              help="Add the forward and backward passes at this point (w=0.5,x=1.5,…), each number "
+                   "checked; a mean loss takes one value per example, separated by ';'.")
+@click.option("--graph", "graph", is_flag=True,
+              help="With --format html: add the computation graph as an SVG (needs Graphviz's dot).")
+def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form, layout, half, per_example, rate,
+            seed, at, graph):
     """Explain the derivative of EXPRESSION step by step, and check it against numbers.
 
     EXPRESSION is a formula such as "sin(x^2)" or "exp(2x) cos(x)" (^ or ** for powers,
@@ -50,11 +62,16 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
       derive explain "sin(x^2)" --wrt x
       derive explain "(w*x + b - y)^2" --wrt w --format markdown
       derive explain "exp(2x) cos(x)" --wrt x --format latex -o steps.tex
+      derive explain "sin(x^2)" --wrt x -o steps.pdf            # the format from the extension
+      derive explain mse --wrt weight -o steps.html
       derive explain "x**x" --wrt x --format json
       derive explain "error^2" --let "error = yhat - y" --let "yhat = weight*x + bias" --wrt weight
       derive explain "sin(x^2)" --order 2
       derive explain mse --wrt all --hessian
       derive explain mse --form vector
+      derive explain mlp --form vector --layout numerator
+      derive explain bce --form numpy -o bce_gradient.py
+      derive explain mlp --wrt all --at w=0.5,b=0.1,v=-1.2,c=0.3,x=1.5,y=2
 
     Exit codes: 0 explained and checked; 2 bad input; 3 the numeric check failed.
     """
@@ -64,6 +81,7 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
 
     startup.imports_done()
 
+    fmt, pdf = _output_format(fmt, output, form)
     mean = None if per_example is None else not per_example
     conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate)
     several = wrt is not None and ("," in wrt or wrt.strip() == "all")
@@ -72,8 +90,13 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
             if form == "vector":
                 from derive.engine.vector import explain_vector
 
-                _refuse_with_vector(wrt, lets, order, hessian, per_example)
-                document = explain_vector(expression, half=bool(half), learning_rate=rate, seed=seed)
+                _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph)
+                document = explain_vector(expression, half=bool(half), layout=layout, learning_rate=rate, seed=seed)
+            elif form == "numpy":
+                from derive.backprop.numpy_form import numpy_form
+
+                _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph)
+                document = numpy_form(expression, half=bool(half), seed=seed)
             elif several or hessian:
                 if order != 1:
                     raise DeriveError("--order 2 takes one variable; for all second partials use --hessian")
@@ -82,26 +105,73 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
             else:
                 document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
             color = fmt == "text" and output is None and color_wanted()
-            text = _render(document, fmt, color, standalone)
+            failed = document.check is not None and not document.check.passed
+            # a failed check is shown in the terminal, as text, and never written to a file
+            shown = "text" if failed and pdf else fmt
+            whole = standalone or pdf or (fmt == "html" and output is not None)
+            text = _render(document, shown, color, whole)
+            if at is not None or graph:  # backpropagation's own section, after the explanation
+                from derive.backprop.sections import append_sections
+
+                text, passes_failed = append_sections(document, text, shown, at=at, graph=graph, wrt=wrt,
+                                                      color=color, standalone=whole)
+                failed = failed or passes_failed
     except TimeLimit:
         raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")
 
-    deliver(text, output, document.check is not None and not document.check.passed,
-            "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above).")
+    why = "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above)."
+    if pdf and not failed:
+        from derive.handout.build import compile_pdfs, tex_engine
+
+        tex_engine()  # say what is missing before anything else
+        compile_pdfs([(text, output)])
+        click.echo(f"Wrote {output}", err=True)
+        return
+    deliver(text, output if not failed else None, failed, why)
 
 
-def _refuse_with_vector(wrt, lets, order, hessian, per_example):
-    if lets or order != 1 or hessian or per_example:
-        raise DeriveError("--form vector shows the whole gradient of mse or ridge; drop --let, --order, --hessian and --per-example")
-    if wrt not in (None, "all", "w", "weight", "weight,bias", "w,b"):
-        raise DeriveError("--form vector gives ∇w L and ∂L/∂b together; drop --wrt or use --wrt all")
+EXTENSIONS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+              ".html": "html", ".htm": "html", ".json": "json", ".pdf": "pdf"}
+
+
+def _output_format(fmt, output, form=None):
+    """``(format, pdf)``: the format asked for, or the one -o's extension names; a PDF is
+    LaTeX run through TeX. An extension derive cannot write is refused, never written to.
+    The NumPy form is Python: it is written to a .py file as it is printed."""
+    import os
+
+    if output is None:
+        return fmt or "text", False
+    extension = os.path.splitext(output)[1].lower()
+    named = "text" if form == "numpy" and extension == ".py" else EXTENSIONS.get(extension)
+    if fmt is None:
+        if named is None:
+            raise DeriveError(f"cannot tell the format of -o {output} from its extension: use .txt, .md, .tex, "
+                              f".html, .json or .pdf (or give --format)")
+        return ("latex", True) if named == "pdf" else (named, False)
+    if named is not None and named != fmt:
+        written = "a PDF" if named == "pdf" else named
+        raise DeriveError(f"-o {output} names {written} but --format is {fmt}: change one of them")
+    return fmt, False
+
+
+def _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph):
+    if lets or order != 1 or hessian or per_example is not None or at is not None or graph:
+        raise DeriveError(f"--form {form} shows the whole gradient of a catalog loss; drop --let, --order, --hessian, "
+                          "--per-example/--mean, --at and --graph")
+    if wrt not in (None, "all"):
+        raise DeriveError(f"--form {form} gives every parameter's gradient together; drop --wrt or use --wrt all")
 
 
 def _render(derivation, fmt, color, standalone):
+    if hasattr(derivation, "render"):  # the vector and NumPy forms render through their own templates
+        return derivation.render(fmt, color=color, standalone=standalone)
     if fmt == "json":
         return derivation.to_json() + "\n"
     if fmt == "text":
         return derivation.to_text(color=color)
     if fmt == "markdown":
         return derivation.to_markdown()
+    if fmt == "html":
+        return derivation.to_html(standalone=standalone)
     return derivation.to_latex(standalone=standalone)

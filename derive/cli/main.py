@@ -15,10 +15,11 @@ from derive.cli.output import CONTEXT
 from derive.errors import DeriveError
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(__version__, "-V", "--version", prog_name="derive",
                       message="%(prog)s %(version)s")
-def cli():
+@click.pass_context
+def cli(ctx):
     """Derivatives explained step by step, the way a teacher writes them, and checked
     against numbers.
 
@@ -28,7 +29,12 @@ def cli():
       derive explain "sin(x^2)" --wrt x
       derive explain "(w*x + b - y)^2" --wrt w --format markdown
       derive list
+
+    Each command has its own help: derive explain --help.
     """
+    if ctx.invoked_subcommand is None:  # bare `derive`: the help, as a request for it, not an error
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 def _register_commands():
@@ -37,10 +43,13 @@ def _register_commands():
     from derive.cli.check import check
     from derive.cli.descend import descend
     from derive.cli.explain import explain
+    from derive.cli.gradcheck import gradcheck
     from derive.cli.grade import grade
+    from derive.cli.graph import graph
     from derive.cli.handout import handout
+    from derive.cli.variants import variants
 
-    for command in (explain, handout, list_problems, check, grade, descend):
+    for command in (explain, handout, list_problems, check, grade, descend, variants, graph, gradcheck):
         cli.add_command(command)
 
 
@@ -57,7 +66,7 @@ def main(argv=None):
         click.echo("Error: interrupted", err=True)
         sys.exit(130)
     except click.UsageError as error:
-        hint = f" (see '{error.ctx.command_path if error.ctx else 'derive'} --help')"
+        hint = f" (see '{_command_path(error, argv)} --help')"
         click.echo(f"Error: {error.format_message()}{hint}", err=True)
         sys.exit(2)
     except click.ClickException as error:
@@ -78,6 +87,16 @@ def main(argv=None):
         click.echo(f"Error: internal error ({type(error).__name__}: {error}); please report it", err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+def _command_path(error, argv):
+    """The command whose help answers a usage error: click leaves some errors (an option
+    given no value) without their command, so it is read off the arguments."""
+    if error.ctx is not None:
+        return error.ctx.command_path
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in args if not a.startswith("-")), None)
+    return f"derive {command}" if command in cli.commands else "derive"
 
 
 def console():

@@ -13,14 +13,16 @@ format and ``plot`` draws it.
 from derive.descend.compile import Compiled, compile_model
 from derive.descend.data import Data, from_arrays, load_csv, synthetic
 from derive.descend.plot import plot
-from derive.descend.report import data_uri, fmt_number, plugged, render, words
+from derive.descend.report import data_uri, render, words, writer
+from derive.descend.rounding import Numbers, fmt_number
 from derive.descend.run import (
-    SUPPORTED, ClosedForm, Descent, GradientCheck, check_gradient, closed_form, descend,
+    STATUSES, SUPPORTED, ClosedForm, Descent, GradientCheck, History, check_gradient, closed_form, descend,
     get_descent_problem, iterate,
 )
 
 __all__ = [
-    "SUPPORTED", "ClosedForm", "Compiled", "Data", "Descent", "GradientCheck", "check_gradient",
-    "closed_form", "compile_model", "data_uri", "descend", "fmt_number", "from_arrays",
-    "get_descent_problem", "iterate", "load_csv", "plot", "plugged", "render", "synthetic", "words",
+    "STATUSES", "SUPPORTED", "ClosedForm", "Compiled", "Data", "Descent", "GradientCheck", "History",
+    "Numbers", "check_gradient", "closed_form", "compile_model", "data_uri", "descend", "fmt_number",
+    "from_arrays", "get_descent_problem", "iterate", "load_csv", "plot", "render", "synthetic", "writer",
+    "words",
 ]

@@ -1,18 +1,17 @@
-"""What a run says: the data plugged into the partials, numbers as a reader wants them, the
-templates of each format."""
+"""What a run says: the first step worked with numbers, every number by the document's one
+rounding rule, through the templates of each format."""
 
-import math
+
+import re
 
 import sympy
 
 from derive.errors import DeriveError
 
 
-MAX_PLUGGED = 8  # show the sum with the data plugged in when n is at most this
 
 
-
-# -- the data plugged into the partials (for the first step, small data) ------------------------
+# -- a partial derivative with the numbers put in --------------------------------------------------
 class _Plug:
     """Writes a partial derivative with the numbers put in, in the lesson's order of terms.
 
@@ -20,15 +19,17 @@ class _Plug:
     by term, Σ → [t₁ + t₂ + … + tₙ]; a piecewise term shows the branch that applies.
     """
 
-    def __init__(self, style, values, data, problem, digits=4):
+    def __init__(self, style, values, data, problem, numbers, settings=()):
         self.latex = style == "latex"
+        self.style = style
         self.values = values  # Symbol -> float
         self.data = data
         self.problem = problem
-        self.digits = digits
+        self.numbers = numbers  # derive.descend.rounding.Numbers: the document's rule
+        self.settings = set(settings)  # symbols whose values the user typed (λ): written as given
 
-    def number(self, v, bracket=True):
-        text = fmt_number(v, self.digits, self.latex)
+    def number(self, v, bracket=True, setting=False):
+        text = (self.numbers.setting if setting else self.numbers.one)(v, self.style)
         return f"({text})" if bracket and v < 0 else text
 
     def expr(self, e, row=None):
@@ -44,7 +45,7 @@ class _Plug:
         if e.is_Symbol:
             if e == self.problem.size:
                 return str(self.data.n)
-            return self.number(self.values[e])
+            return self.number(self.values[e], setting=e in self.settings)
         if isinstance(e, sympy.Sum):
             body = e.function
             terms = [self.term(body, k) for k in range(self.data.n)]
@@ -140,36 +141,15 @@ class _Plug:
         return e.subs(subs)
 
 
-def plugged(run, style):
-    """For the first step: each partial with the start and the data put in (``None`` if n is large)."""
-    if run.data.n > MAX_PLUGGED:
-        return None
-    first = run.history[0]
-    values = {p.symbol: first[p.name] for p in run.problem.parameters}
+def with_numbers(run, partial, style, numbers):
+    """``partial`` (a ``worked.WorkedPartial``) with the start and each sum's total put in:
+    ``(2/8)·(−30.32)``, for the style ``"text"`` or ``"latex"``."""
+    values = {p.symbol: run.history[0][p.name] for p in run.problem.parameters}
     for key, sym in run.problem.hyper.items():
         values[sym] = run.hyper[key]
-    plug = _Plug(style, values, run.data, run.problem)
-    return [plug.expr(d.result) for d in run.gradient.derivations]
-
-
-def fmt_number(v, digits=6, latex=False):
-    """A number to ``digits`` significant figures; a Unicode minus in text, 10^k in LaTeX."""
-    if v is None:
-        return "—"
-    if isinstance(v, float) and not math.isfinite(v):
-        return ("-" if v < 0 else "") + (r"\infty" if latex else "∞") if not math.isnan(v) else "NaN"
-    text = f"{float(v):.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        power = int(exponent)
-        if latex:
-            text = r"%s \times 10^{%d}" % (mantissa, power)
-        else:
-            from derive.render.printing import superscript
-
-            text = f"{mantissa}×10{superscript(str(power).replace('-', '−'))}"
-    return text if latex else text.replace("-", "−")
-
+    values.update(partial.totals)
+    plug = _Plug(style, values, run.data, run.problem, numbers, settings=run.problem.hyper.values())
+    return plug.expr(partial.with_sums)
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -202,21 +182,85 @@ def _formats(fmt):
     raise DeriveError(f"unknown format {fmt!r}; use one of {', '.join(RENDER_FORMATS)}")
 
 
-def _sentence_number(fmt):
-    """How the words write a number: bare text (terminal, HTML) or ``$…$`` (Markdown, LaTeX)."""
-    if fmt in ("text", "html"):
-        return lambda v, digits=6: fmt_number(v, digits, latex=False)
-    return lambda v, digits=6: "$" + fmt_number(v, digits, latex=True) + "$"
+class Writer:
+    """A document's numbers in one format, by its one rule (``Numbers``): ``num`` for a
+    computed number, ``setting`` for one the user typed, ``column`` for a table column (cells
+    split at the decimal point), ``first_step`` for a partial with the sums put in.
+    ``math`` wraps what it writes in ``$…$`` (the sentences of Markdown and LaTeX)."""
+
+    def __init__(self, numbers, style, math=False, run=None):
+        self.numbers, self.style, self.run = numbers, style, run
+        self._wrap = (lambda text: "$" + text + "$") if math else (lambda text: text)
+
+    @property
+    def digits(self):
+        return self.numbers.digits
+
+    def num(self, value):
+        return self._wrap(self.numbers.one(value, self.style))
+
+    def setting(self, value):
+        return self._wrap(self.numbers.setting(value, self.style))
+
+    def column(self, values):
+        """A table column's cells, split at the decimal point; ``None`` gives ``None`` (an empty cell)."""
+        present = iter(self.numbers.column([v for v in values if v is not None], self.style))
+        return [None if v is None else next(present) for v in values]
+
+    def aligned(self, values):
+        """A column as strings that line up on the decimal point in a monospace font."""
+        return ["" if c is None else c.whole.rjust(c.whole_width) + c.frac.ljust(c.frac_width)
+                + c.power.ljust(c.power_width) for c in self.column(values)]
+
+    def plugged(self, partial):
+        """``(2/8)·(−30.32)``: a ``worked.WorkedPartial`` with the start and the sums put in."""
+        style = "latex" if self.style == "latex" else "text"
+        return self._wrap(with_numbers(self.run, partial, style, self.numbers))
 
 
-def words(run, fmt, directory=None):
+def slash(fmt):
+    """``slash(L, w)``: ∂L/∂w on one line, at the size of the text around it (a table heading),
+    where ``f.leibniz`` writes a fraction."""
+    from derive.render import printing
+
+    if fmt == "html":
+        return lambda top, wrt: ('<math display="inline"><mrow><mo>∂</mo>' + printing.to_mathml(top)
+                                 + '<mo lspace="0" rspace="0">/</mo><mo>∂</mo>' + printing.to_mathml(wrt) + "</mrow></math>")
+    if fmt in ("latex", "markdown"):
+        return lambda top, wrt: r"\partial %s/\partial %s" % (printing.to_latex(top), printing.to_latex(wrt))
+    return lambda top, wrt: f"∂{printing.to_text(top)}/∂{printing.to_text(wrt)}"
+
+
+SAFE_PATH = re.compile(r"[A-Za-z0-9._/+-]+")
+
+
+def _safe_link(path, fmt):
+    """The plot's path as a LaTeX or Markdown document may name it: letters, digits and
+    ``. _ / + -`` only, so a name never becomes TeX or Markdown syntax."""
+    if path is None or fmt not in ("latex", "markdown") or SAFE_PATH.fullmatch(path):
+        return path
+    raise DeriveError(f"the plot's path {path!r} cannot go into {fmt}: use only letters, digits and . _ / + - "
+                      f"in its name")
+
+
+def writer(run, fmt, math=False, digits=None):
+    """The ``Writer`` of ``run``'s numbers for ``fmt`` (``digits`` overrides the run's)."""
+    from derive.descend.rounding import Numbers
+
+    style = {"text": "text", "html": "html", "markdown": "latex", "latex": "latex"}[fmt]
+    return Writer(Numbers(digits or (run.digits if run is not None else 4)), style, math=math, run=run)
+
+
+def words(run, fmt, directory=None, digits=None):
     """The words of ``descend_words.j2`` bound to one format (and to ``run``, which may be ``None``)."""
     from derive.render import formats as r
 
     _, words_f, _ = _formats(fmt)
     env = r._environment(False, r._search_path(directory))
+    sentences = writer(run, fmt, math=fmt in ("markdown", "latex"), digits=digits)
     return env.get_template("descend_words.j2").make_module(
-        {"f": words_f, "num": _sentence_number(fmt), "run": run, **_matrix_names()})
+        {"f": words_f, "num": sentences.num, "setting": sentences.setting, "n": sentences, "run": run,
+         **_matrix_names()})
 
 
 def data_uri(path):
@@ -231,15 +275,17 @@ def data_uri(path):
     return "data:image/png;base64," + base64.b64encode(payload).decode("ascii")
 
 
-def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None, embedded=False):
+def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None, embedded=False, digits=None):
     """The run as text, Markdown, LaTeX or HTML through ``templates/descend_*.j2`` (or JSON).
 
     ``standalone`` makes a whole document (LaTeX) or page (HTML); ``embedded`` leaves out
     the title, for a handout whose problem supplies its own heading. ``plot_link`` is how
-    the document refers to the plot (relative to where it is written); HTML embeds the PNG
-    itself as a ``data:`` URI. ``directory`` is a folder of templates, or a tuple of them
-    searched in order (a user's overrides first).
+    the document refers to the plot (relative to where it is written); HTML draws the plot
+    itself, as SVG inside the page. ``directory`` is a folder of templates, or a tuple of
+    them searched in order (a user's overrides first). ``digits``: significant digits of
+    every number shown (default: the run's, 4).
     """
+    from derive.descend.worked import first_step
     from derive.render import formats as r
 
     if fmt == "json":
@@ -248,18 +294,16 @@ def render(run, fmt="text", *, standalone=False, plot_link=None, directory=None,
         raise DeriveError(f"unknown format {fmt!r}; use one of {', '.join(RENDER_FORMATS)}")
     search = r._search_path(directory)
     latex = fmt == "latex"
-    f, _, style = _formats(fmt)
-    plain = style == "text" and fmt != "html"
+    f, _, _ = _formats(fmt)
+    plot = _safe_link(plot_link if plot_link is not None else run.plot, fmt)
+    figures = None
+    if fmt == "html" and run.plot:
+        from derive.descend.plot import svg_figures
 
-    def num(v, digits=6):
-        return fmt_number(v, digits, latex=latex or fmt == "markdown")
-
-    plot = plot_link if plot_link is not None else run.plot
-    plot_src = data_uri(run.plot) if fmt == "html" and run.plot else None
+        figures = svg_figures(run)
     env = r._environment(latex, search)
     text = env.get_template(TEMPLATES[fmt]).render(
-        run=run, f=f, say=words(run, fmt, search), num=num, plugged=plugged(run, style), standalone=standalone,
-        embedded=embedded, plot=plot, plot_src=plot_src, p=run.problem, plain=plain,
-        derivations=list(zip(run.problem.parameters, run.gradient.derivations)))
+        run=run, f=f, say=words(run, fmt, search, digits=digits), n=writer(run, fmt, digits=digits),
+        first=first_step(run), slash=slash(fmt), standalone=standalone, embedded=embedded, plot=plot, figures=figures,
+        p=run.problem, derivations=list(zip(run.problem.parameters, run.gradient.derivations)))
     return r.printing.unicode_to_latex(text) if latex else text
-

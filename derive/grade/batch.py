@@ -49,19 +49,30 @@ def _item(cells, col):
 
 
 def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, decimals=None, encoding=None,
-              formula_guard=True, window=WINDOW):
-    """Check every row of ``path`` and write ``output``; returns the summary text."""
+              formula_guard=True, window=WINDOW, manifest=None, columns=None):
+    """Check every row of ``path`` and write ``output``; returns the summary text.
+
+    ``manifest`` (derive handout --students) grades each answer against its student's own
+    version, and ``columns`` names the file's columns (see :mod:`derive.grade.manifest`);
+    the file is then read whole by that module."""
     if fmt not in ("csv", "jsonl"):
         raise DeriveError("the batch output format is csv or jsonl")
     if decimals is not None:
         from derive.grade.decimals import Decimals
 
         decimals = str(Decimals.parse(decimals))
-    header, names, rows = read_table(path, REQUIRED, encoding=encoding)
+    if manifest is not None or any((columns or {}).values()):
+        from derive.grade.manifest import read_answers
+        from derive.grade.table import Record
+
+        header, names, table = read_answers(path, manifest, **(columns or {}))
+        rows = (Record(k, k + 2, cells) for k, cells in enumerate(table))
+    else:
+        header, names, rows = read_table(path, REQUIRED, encoding=encoding)
     col = {name: names.index(name) for name in (*REQUIRED, "working", "decimals", "variables") if name in names}
     added = ADDED + (WORKING if "working" in col else ())
     warm()
-    target = StreamedFile(output, inputs=(path,))
+    target = StreamedFile(output, inputs=(path,) + ((manifest,) if manifest else ()))
     progress = Progress(output, added, resume=resume)
     writer = TableWriter(target, formula_guard) if fmt == "csv" else None
     if writer is not None:

@@ -88,7 +88,11 @@ def prepare(key):
         _PROBLEMS.move_to_end(key)
         return found
     expression, wrt, variables = key
+    from derive.grade.manifest import not_in_manifest
+
     try:
+        if not_in_manifest(expression):
+            raise DeriveError(not_in_manifest(expression))
         found = ("ok", Problem(expression, wrt or None, 0, None, variables))
     except DeriveError as error:
         text = str(error)

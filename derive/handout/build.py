@@ -24,16 +24,18 @@ from pathlib import Path
 from derive.errors import DeriveError
 from derive.files import write_whole
 
-TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent"}
-PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points"}
+TOP_KEYS = {"title", "author", "course", "date", "instructions", "problems", "descent",
+            "paper", "space", "working"}
+PROBLEM_KEYS = {"name", "expression", "wrt", "let", "prompt", "points", "params", "space", "working"}
 DESCENT_KEYS = {"name", "synthetic", "data", "learning_rate", "steps", "seed", "x", "y", "lambda", "delta",
-                "prompt", "points"}
+                "prompt", "points", "params", "space", "working"}
 MAX_DESCENT_POINTS = 1000  # a handout's worked example: small data (the sum with it plugged in shows up to 8)
 MAX_DESCENT_STEPS = 100_000
 MAX_LISTED = 20  # the [descent] problem lists its data (for working by hand) up to this many points
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".pdf": "pdf",
            ".html": "html", ".htm": "html"}
 MAX_PROBLEMS = 200
+MAX_POINTS = 10_000  # points printed beside a problem (exam's \question[…] reads them)
 MAX_FILE_BYTES = 1_000_000
 TEX_SECONDS = 120
 
@@ -49,6 +51,9 @@ class ProblemSpec:
     let: dict | None = None
     prompt: str | None = None
     points: float | None = None
+    space: object = None  # a layout.Space, or None for the set's
+    working: str | None = None  # box, lines or blank; None for the set's
+    prompt_parts: tuple = ()  # the prompt read into text and maths (prompts.read), by solve()
 
 
 @dataclass
@@ -68,6 +73,9 @@ class DescentSpec:
     hyper: dict = field(default_factory=dict)
     prompt: str | None = None
     points: float | None = None
+    space: object = None
+    working: str | None = None
+    prompt_parts: tuple = ()
 
 
 @dataclass
@@ -82,6 +90,10 @@ class ProblemSet:
     instructions: str | None = None
     source: str = ""
     descent: DescentSpec | None = None
+    paper: str = "a4"  # layout.PAPERS
+    space: object = None  # a layout.Space for every problem without its own; None: by points
+    working: str = "box"  # layout.WORKING
+    instructions_parts: tuple = ()  # the instructions read into text and maths, by solve()
 
 
 @dataclass
@@ -147,8 +159,14 @@ def parse_problem_set(data, source="<problem set>", folder=None):
     """A ProblemSet from the parsed TOML, or DeriveError naming what is wrong and where.
 
     ``folder`` is where a ``[descent]`` table's ``data`` path is looked up (by default the
-    folder of ``source``, when that is a file).
+    folder of ``source``, when that is a file). A set with ``params`` (problem templates,
+    see derive.handout.variants) gives its reference version.
     """
+    from derive.handout import variants
+
+    if isinstance(data, dict) and variants.has_params(data):
+        folder = folder if folder is not None else (Path(source).parent if Path(source).is_file() else Path.cwd())
+        data = variants.reference_data(data, source, folder)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise DeriveError(f"{source}: unknown key '{unknown[0]}' at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
@@ -169,9 +187,24 @@ def parse_problem_set(data, source="<problem set>", folder=None):
     if folder is None:
         folder = Path(source).parent if Path(source).is_file() else Path.cwd()
     descent = _descent(data["descent"], len(specs) + 1, source, Path(folder)) if "descent" in data else None
+    page = _page_keys(data, source)
     return ProblemSet(title=title.strip(), problems=specs, author=data.get("author"),
                       course=data.get("course"), date=str(data["date"]) if "date" in data else None,
-                      instructions=data.get("instructions"), source=source, descent=descent)
+                      instructions=data.get("instructions"), source=source, descent=descent, **page)
+
+
+def _page_keys(entry, where, *, top=True):
+    """The layout keys of the set (``paper``, ``space``, ``working``) or of one problem."""
+    from derive.handout import layout
+
+    keys = {}
+    if top:
+        keys["paper"] = layout.read_paper(entry["paper"], where) if "paper" in entry else layout.DEFAULT_PAPER
+    if "space" in entry:
+        keys["space"] = layout.read_space(entry["space"], where)
+    if "working" in entry:
+        keys["working"] = layout.read_working(entry["working"], where)
+    return keys
 
 
 def _number(value):
@@ -241,6 +274,8 @@ def _descent(entry, number, source, folder):
             spec.hyper[key] = float(value)
     if "points" in entry and (not _number(entry["points"]) or entry["points"] < 0):
         raise DeriveError(f"{where}: the key 'points' must be a number of at least 0")
+    for key, value in _page_keys(entry, where, top=False).items():
+        setattr(spec, key, value)
     return spec
 
 
@@ -268,13 +303,14 @@ def _problem(entry, number, source):
             raise DeriveError(f"{where}: the key 'let' is for an expression; a named problem has its own names")
     return ProblemSpec(number=number, wrt=entry.get("wrt"), name=entry.get("name"),
                        expression=entry.get("expression"), let=let, prompt=entry.get("prompt"),
-                       points=entry.get("points"))
+                       points=entry.get("points"), **_page_keys(entry, where, top=False))
 
 
 def solve(problem_set, *, seed=0, progress=None):
     """Explain and check every problem (``progress`` is called once per problem)."""
     from derive.derivation import explain, gradient
 
+    _read_prompts(problem_set)  # a mistake in a teacher's maths stops the handout before any work
     solved = []
     for spec in problem_set.problems:
         text = spec.name or spec.expression
@@ -291,6 +327,19 @@ def solve(problem_set, *, seed=0, progress=None):
             progress(spec)
     descent = _solve_descent(problem_set) if problem_set.descent is not None else None
     return Handout(problem_set, solved, descent)
+
+
+def _read_prompts(problem_set):
+    """Read a teacher's texts (the instructions, each prompt) into text and the maths between
+    dollars, once; DeriveError names the key of a text whose maths cannot be read."""
+    from derive.handout import prompts
+
+    if problem_set.instructions and not problem_set.instructions_parts:
+        problem_set.instructions_parts = prompts.read(problem_set.instructions,
+                                                      f"{problem_set.source}: 'instructions'")
+    for spec in problem_set.problems:
+        if spec.prompt and not spec.prompt_parts:
+            spec.prompt_parts = prompts.read(spec.prompt, f"{problem_set.source}: problem {spec.number}: the key 'prompt'")
 
 
 def _solve_descent(problem_set):
@@ -325,33 +374,121 @@ def _solve_descent(problem_set):
 
 def render(handout, fmt, *, answers=True, templates=None):
     """The handout as Markdown, LaTeX or HTML text (PDF is LaTeX, compiled by ``write``)."""
+    from derive.handout import layout as page
+    from derive.handout import notation, prompts
     from derive.render import formats as rendering
 
     layout = {"markdown": "markdown", "latex": "latex", "pdf": "latex", "html": "html"}[fmt]
     search = rendering._search_path(templates)
     latex = layout == "latex"
+    ps = handout.problem_set
+    _read_prompts(ps)  # solve() reads them; a handout built another way (a student's version) too
     for item in handout.solved:
-        item.solution = rendering.render(item.document, layout, embedded=True, directory=search) if answers else ""
+        item.solution = _embedded(rendering.render(item.document, layout, embedded=True, directory=search),
+                                  layout) if answers else ""
     dsay = dnum = None
     if handout.descent is not None:
         from derive import descend
 
         run = handout.descent.run
-        handout.descent.solution = descend.render(run, layout, embedded=True, directory=search) if answers else ""
+        handout.descent.solution = _embedded(descend.render(run, layout, embedded=True, directory=search),
+                                             layout) if answers else ""
         dsay = descend.words(run, layout, search)
 
         def dnum(v, digits=6):  # a bare number: the layout adds $…$ where the format needs it
             return descend.fmt_number(v, digits, latex=layout != "html")
     env = rendering._environment(latex, search)
-    f = {"markdown": rendering.InlineLatexFormat(), "latex": rendering.LatexWordsFormat(),
+    f = {"markdown": rendering.InlineLatexFormat(), "latex": _prompt_latex_words(),
          "html": rendering.HtmlFormat()}[layout]
     say = rendering.words(f, search)
+    words = rendering._environment(False, search).get_template("handout_words.j2").make_module({"f": f})
+    points = {id(item): _points(item.spec, ps.source) for item in handout.items}
+    scored = [item.spec.points for item in handout.items if item.spec.points is not None]
+
+    def room(item):  # the room to work under a problem, as a length TeX and CSS both read
+        return page.length(page.room(item.spec.space, ps.space, item.spec.points))
+
+    def style(item):
+        return item.spec.working or ps.working
+
+    def room_lines(item):  # Markdown has no lengths: an empty line for about each centimetre
+        return round(page.room(item.spec.space, ps.space, item.spec.points))
+
+    def teacher(parts):
+        return prompts.write(parts, layout)
+
     text = env.get_template(f"handout_{layout}.j2").render(
         handout=handout, ps=handout.problem_set, items=handout.solved, answers=answers, f=f, say=say,
-        descent=handout.descent, dsay=dsay, dnum=dnum, max_listed=MAX_LISTED)
+        descent=handout.descent, dsay=dsay, dnum=dnum, max_listed=MAX_LISTED, hw=words, paper=ps.paper,
+        total=_points_text(sum(scored)) if scored else "", points=lambda item: points[id(item)],
+        room=room, style=style, room_lines=room_lines, teacher=teacher, notation=notation.notation(handout, answers),
+        instructions=teacher(ps.instructions_parts) if ps.instructions else "",
+        css=page.css_string, page_content=page.css_page_content)
     from derive.render.printing import unicode_to_latex
 
+    if layout == "html":
+        return _true_minus(text)
     return unicode_to_latex(text) if latex else text
+
+
+def _true_minus(page):
+    """Every minus of the page's MathML as the minus sign U+2212, never the hyphen, whichever
+    printer wrote it (the worked solutions, the descent, the frame)."""
+    import re
+
+    page = page.replace("<mo>-</mo>", "<mo>\u2212</mo>")
+    return re.sub(r"<mn>-([0-9.]+)</mn>", "<mo>\u2212</mo><mn>\\1</mn>", page)
+
+
+def _prompt_latex_words():
+    """LaTeX words for a handout's frame: ∂L/∂w written on one line as the reference key
+    does, and d/dx before an expression as a full-size fraction, so a prompt reads at
+    text size and never breaks inside its maths."""
+    from derive.render.formats import LatexFormat, LatexWordsFormat
+
+    class PromptLatexWords(LatexWordsFormat):
+        def leibniz(self, top, wrt, partial=False):
+            if top.is_Atom and wrt.is_Atom:
+                mark = r"\partial " if partial else "d"
+                return f"${mark}{LatexFormat.m(self, top)}/{mark}{LatexFormat.m(self, wrt)}$"
+            return r"$\displaystyle %s$" % LatexFormat.leibniz(self, top, wrt, partial)
+
+        def dd(self, expr, wrt, partial=False):
+            return r"$\displaystyle %s$" % LatexFormat.dd(self, expr, wrt, partial)
+
+    return PromptLatexWords()
+
+
+def _points(spec, source):
+    """A problem's points as the page prints them (``4``, ``2.5``), or "" for none."""
+    import math
+
+    if spec.points is None:
+        return ""
+    if not math.isfinite(spec.points) or spec.points > MAX_POINTS:
+        raise DeriveError(f"{source}: problem {spec.number}: the key 'points' must be a number from 0 to {MAX_POINTS}")
+    return _points_text(spec.points)
+
+
+def _points_text(value):
+    return f"{round(float(value), 2):g}"
+
+
+def _embedded(fragment, layout):
+    """A worked solution made to sit inside a problem: in HTML its headings start at <h3>,
+    under the problem's <h2>, whatever level the solution's own template starts at; in
+    LaTeX a line that is only a bold heading (``\\textbf{Result}\\par``) never ends a page."""
+    import re
+
+    if layout == "latex":
+        return re.sub(r"(\\textbf\{[^{}\n]*\}\\par)(?!\\nobreak)", r"\1\\nobreak ", fragment)
+    if layout != "html":
+        return fragment
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", fragment)]
+    if not levels:
+        return fragment
+    shift = 3 - min(levels)
+    return re.sub(r"(</?h)([1-6])\b", lambda m: f"{m.group(1)}{min(6, int(m.group(2)) + shift)}", fragment)
 
 
 def output_format(path, fmt=None):
@@ -382,6 +519,9 @@ def compile_pdfs(jobs):
     All or nothing: the PDFs are written only when every one compiled, so a LaTeX error
     in one version never leaves the other behind, mismatched."""
     engine = tex_engine()
+    # "Page 1 of 4" reads the page count from the previous pass: latexmk reruns by itself,
+    # pdflatex is run twice.
+    passes = 1 if Path(engine[0]).name == "latexmk" else 2
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
         running = []
         try:
@@ -389,33 +529,40 @@ def compile_pdfs(jobs):
                 folder = Path(work) / str(k)
                 folder.mkdir()
                 (folder / "handout.tex").write_text(tex, encoding="utf-8")
-                # One pass is final: the handout has no cross-references. The engine's
-                # messages go to a file, so a long log can never fill a pipe and stall it.
+                # The engine's messages go to a file, so a long log can never fill a pipe and stall it.
                 log = open(folder / "engine.log", "w+", encoding="utf-8", errors="replace")
-                running.append((folder, log, subprocess.Popen(
-                    engine + ["handout.tex"], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL)))
-            pdfs = []
-            for (tex, _), (folder, log, process) in zip(jobs, running):
-                try:
-                    code = process.wait(timeout=TEX_SECONDS)
-                except subprocess.TimeoutExpired:
-                    raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
-                if code != 0:
-                    log.seek(0)
-                    raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(log.read(), tex)}")
-                pdf = folder / "handout.pdf"
-                if not pdf.is_file():
-                    raise DeriveError("the TeX engine wrote no PDF")
-                pdfs.append(pdf.read_bytes())
+                running.append([folder, log, None])
+            for _ in range(passes):
+                for entry in running:
+                    entry[2] = subprocess.Popen(engine + ["handout.tex"], cwd=entry[0], stdout=entry[1],
+                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                pdfs = _finish(jobs, running)
         finally:
             for _, log, process in running:
-                if process.poll() is None:
+                if process is not None and process.poll() is None:
                     process.kill()
                     process.wait()
                 log.close()
     for (_, target), pdf in zip(jobs, pdfs):
         write_whole(target, pdf)
+
+
+def _finish(jobs, running):
+    """Wait for one pass of every job; its PDFs, or DeriveError with the first LaTeX error."""
+    pdfs = []
+    for (tex, _), (folder, log, process) in zip(jobs, running):
+        try:
+            code = process.wait(timeout=TEX_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
+        if code != 0:
+            log.seek(0)
+            raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(log.read(), tex)}")
+        pdf = folder / "handout.pdf"
+        if not pdf.is_file():
+            raise DeriveError("the TeX engine wrote no PDF")
+        pdfs.append(pdf.read_bytes())
+    return pdfs
 
 
 def tex_error(log, tex):
@@ -454,9 +601,43 @@ def write_versions(handout, versions, fmt, *, templates=None):
     failure in one leaves none of them half-made or out of step with the other."""
     if fmt == "pdf":
         tex_engine()  # say what is missing before any work is done
-        compile_pdfs([(render(handout, "pdf", answers=answers, templates=templates), path)
-                      for path, answers in versions])
+        jobs = [(render(handout, "pdf", answers=answers, templates=templates), path) for path, answers in versions]
+        require_tex_files(jobs[0][0])
+        compile_pdfs(jobs)
         return
     texts = [(path, render(handout, fmt, answers=answers, templates=templates)) for path, answers in versions]
     for path, text in texts:
         write_whole(path, text)
+
+
+# The Debian package of each LaTeX file the packaged templates use beyond texlive-latex-base.
+TEX_PACKAGES = {"exam.cls": "texlive-latex-extra", "needspace.sty": "texlive-latex-extra"}
+
+
+def require_tex_files(tex):
+    """DeriveError naming the package to install when a class or package that ``tex`` loads
+    is not installed (asked of kpsewhich, when there is one), before TeX runs and fails."""
+    import re
+
+    kpsewhich = shutil.which("kpsewhich")
+    if kpsewhich is None:
+        return
+    preamble = tex.split("\\begin{document}", 1)[0]
+    wanted = [f"{name.strip()}.cls" for name in re.findall(r"\\documentclass(?:\[[^\]]*\])?\{([^}]*)\}", preamble)]
+    for names in re.findall(r"\\usepackage(?:\[[^\]]*\])?\{([^}]*)\}", preamble):
+        wanted += [f"{name.strip()}.sty" for name in names.split(",") if name.strip()]
+    wanted = [name for name in wanted if re.fullmatch(r"[A-Za-z0-9-]+\.(cls|sty)", name)]
+    if not wanted:
+        return
+    try:
+        found = subprocess.run([kpsewhich, *wanted], capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return  # TeX itself will say what is missing
+    missing = [name for name in wanted if not any(Path(path).name == name for path in found)]
+    if missing:
+        packages = sorted({TEX_PACKAGES.get(name, "") for name in missing} - {""})
+        hint = f"; on Debian or Ubuntu: apt-get install {' '.join(packages)}" if packages else ""
+        verb = "is" if len(missing) == 1 else "are"
+        raise DeriveError(f"LaTeX cannot make the PDF: {', '.join(missing)} {verb} not installed{hint} "
+                          f"(or write .html or .tex)")
