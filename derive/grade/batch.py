@@ -28,7 +28,7 @@ import click
 
 from derive.errors import DeriveError
 from derive.grade.outputs import Progress, StreamedFile, fingerprint
-from derive.grade.service import Checker, invalid, warm
+from derive.grade.service import Checker, invalid, thaw, warm
 from derive.grade.table import TableWriter, read_table
 
 REQUIRED = ("id", "expression", "wrt", "answer")
@@ -71,9 +71,13 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, decimals=None
         header, names, rows = read_table(path, REQUIRED, encoding=encoding)
     col = {name: names.index(name) for name in (*REQUIRED, "working", "decimals", "variables") if name in names}
     added = ADDED + (WORKING if "working" in col else ())
-    warm()
     target = StreamedFile(output, inputs=(path,) + ((manifest,) if manifest else ()))
-    progress = Progress(output, added, resume=resume)
+    try:
+        progress = Progress(output, added, resume=resume)
+    except DeriveError:
+        target.abort()
+        raise
+    frozen = warm()
     writer = TableWriter(target, formula_guard) if fmt == "csv" else None
     if writer is not None:
         writer.write(list(header) + list(added))
@@ -100,6 +104,7 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, decimals=None
         target.commit()
         finished = True
     finally:
+        thaw(frozen)
         if finished:
             progress.finish()
         else:

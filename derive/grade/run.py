@@ -38,7 +38,7 @@ from derive.errors import DeriveError
 from derive.grade.credit import score
 from derive.grade.key import Manifest, load_key
 from derive.grade.outputs import Progress, StreamedFile, fingerprint, refuse_bad_target
-from derive.grade.service import Checker, explain_task, invalid, same_task, warm
+from derive.grade.service import Checker, explain_task, invalid, same_task, thaw, warm
 from derive.grade.table import TableWriter, guard, read_table
 
 WINDOW = 16384
@@ -150,17 +150,18 @@ def run_grade(answers, key_path, outdir, *, manifest=None, overrides=None, decim
     variants = Manifest(manifest, encoding=encoding) if manifest else None
     graded_path = os.path.join(outdir, "graded.csv")
     inputs = [answers, key_path] + ([manifest] if manifest else []) + ([overrides] if overrides else [])
-    warm()
-    store = _Store()
-    target = StreamedFile(graded_path, inputs=inputs)
-    progress = Progress(graded_path, KEPT, resume=resume)
-    writer = TableWriter(target, formula_guard)
-    writer.write(list(header) + list(ADDED))
-    stats = collections.defaultdict(lambda: {"answers": 0, "verdicts": collections.Counter(),
-                                             "mistakes": collections.Counter(), "score": 0.0, "uncertain": []})
-    finished = False
-    classes = {}  # (label, class id) -> representative answer, for this window's confirmations
+    target = progress = store = None
+    frozen = finished = False
     try:
+        target = StreamedFile(graded_path, inputs=inputs)
+        progress = Progress(graded_path, KEPT, resume=resume)
+        store = _Store()
+        frozen = warm()
+        writer = TableWriter(target, formula_guard)
+        writer.write(list(header) + list(ADDED))
+        stats = collections.defaultdict(lambda: {"answers": 0, "verdicts": collections.Counter(),
+                                                 "mistakes": collections.Counter(), "score": 0.0, "uncertain": []})
+        classes = {}  # class id -> (reading, answer) of its first answer, to confirm the others against
         with Checker(jobs) as checker:
             checked_keys = {}
             for batch in _windows(rows, window):
@@ -171,12 +172,13 @@ def run_grade(answers, key_path, outdir, *, manifest=None, overrides=None, decim
             finished = True
             summary = _finish(key, store, stats, outdir, feedback, checker, formula_guard, inputs, solutions)
     finally:
-        if finished:
-            progress.finish()
-        else:
-            progress.stop()
+        thaw(frozen)
+        if progress is not None:
+            progress.finish() if finished else progress.stop()
+        if target is not None and not finished:
             target.abort()
-        store.close()
+        if store is not None:
+            store.close()
         if variants is not None:
             variants.close()
     return summary

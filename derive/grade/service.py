@@ -449,5 +449,15 @@ def warm():
         problem.check("2x cos(x)")
     import gc
 
+    frozen = gc.get_freeze_count() == 0
     gc.freeze()  # what is here now is never scanned again, here or in the forked workers
     sys.stdout.flush()
+    return frozen
+
+
+def thaw(frozen):
+    """Undo :func:`warm`'s freeze when it made it (a library caller's settings are left alone)."""
+    import gc
+
+    if frozen:
+        gc.unfreeze()
