@@ -133,8 +133,8 @@ def test_json_keys():
 @pytest.mark.parametrize("content, words", [
     ("", "is empty"),
     ("a,b\n1,2\n", "no column 'x'"),
-    ("x,y\n1,2\n3,abc\n", "line 3: the y cell 'abc' is not a number"),
-    ("x,y\n1,2\nnan,3\n", "line 3: the x cell 'nan' is not a finite number"),
+    ("x,y\n1,2\n3,abc\n", "line 3: the y cell is not a number (column 2)"),  # never the cell itself
+    ("x,y\n1,2\nnan,3\n", "line 3: the x cell is not a finite number"),
     ("x,y\n1,inf\n", "not a finite number"),
     ("x,y\n", "no rows of data"),
     ("x,y\n1\n", "line 2: the y cell is missing"),

@@ -4,7 +4,6 @@ headless Chromium); each test skips, naming the Debian package, when its tool is
 
 import html.parser
 import json
-import math
 import re
 import shutil
 import subprocess
@@ -522,11 +521,9 @@ def test_html_prints_with_no_empty_page_and_page_x_of_y(solved, tmp_path):
 def test_points_must_be_finite(tmp_path):
     path = tmp_path / "set.toml"
     path.write_text('title = "T"\n[[problems]]\nexpression = "x^2"\nwrt = "x"\npoints = inf\n')
-    solved = handout.solve(handout.load(path))
-    with pytest.raises(DeriveError) as error:
-        handout.render(solved, "latex")
+    with pytest.raises(DeriveError) as error:  # refused as the file is read (issue 10)
+        handout.load(path)
     assert "problem 1" in str(error.value) and "'points'" in str(error.value)
-    assert math.isinf(solved.problem_set.problems[0].points)
 
 
 @pytest.mark.skipif(not shutil.which("kpsewhich"), reason="kpsewhich is not installed (Debian: texlive-base)")

@@ -108,16 +108,19 @@ def check(expression, wrt, answer, working_file, decimals, show_steps, batch_fil
     from derive.grade.answer import problem
 
     startup.imports_done()
-    prepared = problem(expression, wrt if wrt is None else str(wrt), 0, None)
-    if working_file is not None:
-        text, code = _working(prepared, working_file, answer, policy, fmt)
-    else:
-        text, code = _one(prepared, answer, policy, fmt)
-    if show_steps:
-        from derive.derivation import explain
+    from derive.cli.output import bounded
 
-        steps = explain(expression if "σ" not in expression else prepared.expr, wrt=str(prepared.wrt))
-        text += "\n" + steps.to_text()
+    with bounded("the expression or the answer is too large to check; try a smaller one"):
+        prepared = problem(expression, wrt if wrt is None else str(wrt), 0, None)
+        if working_file is not None:
+            text, code = _working(prepared, working_file, answer, policy, fmt)
+        else:
+            text, code = _one(prepared, answer, policy, fmt)
+        if show_steps:
+            from derive.derivation import explain
+
+            steps = explain(expression if "σ" not in expression else prepared.expr, wrt=str(prepared.wrt))
+            text += "\n" + steps.to_text()
     click.echo(text, nl=not text.endswith("\n"))
     sys.exit(code)
 

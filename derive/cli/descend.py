@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from derive.cli.output import CONTEXT
+from derive.cli.output import CONTEXT, bounded
 
 
 LOSSES = ("mse", "ridge", "bce", "mae", "huber", "relu", "mlp")  # derive.descend.SUPPORTED, without importing NumPy
@@ -80,12 +80,18 @@ def descend(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, 
     descent diverged (the loss overflowed or ended higher than it started).
     """
     from derive.errors import DeriveError
+    from derive.files import refuse_inputs
+    from derive.render.escape import terminal_text
 
     try:
-        text, run = _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, digits,
-                         fmt, output, plot_path, standalone)
+        refuse_inputs([p for p in (output, plot_path) if p], [("the data file", data_path)])
+        if output and plot_path:
+            refuse_inputs([output], [("the plot", plot_path)])
+        with bounded("the descent is too large to run and check; take fewer --steps or less data"):
+            text, run = _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam, delta, digits,
+                             fmt, output, plot_path, standalone)
     except DeriveError as error:
-        click.echo(f"Error: {error}", err=True)
+        click.echo(f"Error: {terminal_text(error)}", err=True)
         sys.exit(error.exit_code)
     from derive.cli.output import deliver
 
@@ -150,12 +156,20 @@ def _run(name, data_path, synthetic, x_name, y_name, rate, steps, seed, tol, lam
                          hyper={"lambda": lam, "delta": delta}, digits=digits)
     link = None
     if plot_path:
+        if fmt == "latex":  # a path TeX cannot read as typed is refused before anything is drawn
+            from derive.render.escape import tex_path
+
+            tex_path(_link(plot_path, output) if output else plot_path)
         engine.plot(run, plot_path)
         if output:  # the document refers to the plot from where it is written
-            link = os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(output)))
-            link = link.replace(os.sep, "/")
+            link = _link(plot_path, output)
     if fmt == "html" and output:
         standalone = True  # a file of HTML is a whole page; the plot is drawn inside it (SVG)
     if fmt == "json":
         return None, run  # streamed by the caller
     return engine.render(run, fmt, standalone=standalone, plot_link=link), run
+
+
+def _link(plot_path, output):
+    """The plot's path as the document written to ``output`` refers to it."""
+    return os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(output))).replace(os.sep, "/")

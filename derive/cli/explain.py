@@ -4,7 +4,7 @@ step by step and checked against numbers."""
 import click
 
 from derive import startup
-from derive.cli.output import CONTEXT, TIME_LIMIT, color_wanted, deliver
+from derive.cli.output import CONTEXT, bounded, color_wanted, deliver
 from derive.errors import DeriveError
 
 
@@ -77,7 +77,6 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
     """
     from derive.derivation import explain as explain_one
     from derive.derivation import gradient
-    from derive.limits import TimeLimit, time_limit
 
     startup.imports_done()
 
@@ -85,39 +84,36 @@ def explain(expression, wrt, lets, fmt, output, standalone, order, hessian, form
     mean = None if per_example is None else not per_example
     conventions = dict(let=list(lets) or None, half=half or None, mean=mean, learning_rate=rate)
     several = wrt is not None and ("," in wrt or wrt.strip() == "all")
-    try:
-        with time_limit(TIME_LIMIT):
-            if form == "vector":
-                from derive.engine.vector import explain_vector
+    with bounded("the expression is too large to explain; try a smaller one"):
+        if form == "vector":
+            from derive.engine.vector import explain_vector
 
-                _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph)
-                document = explain_vector(expression, half=bool(half), layout=layout, learning_rate=rate, seed=seed)
-            elif form == "numpy":
-                from derive.backprop.numpy_form import numpy_form
+            _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph)
+            document = explain_vector(expression, half=bool(half), layout=layout, learning_rate=rate, seed=seed)
+        elif form == "numpy":
+            from derive.backprop.numpy_form import numpy_form
 
-                _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph)
-                document = numpy_form(expression, half=bool(half), seed=seed)
-            elif several or hessian:
-                if order != 1:
-                    raise DeriveError("--order 2 takes one variable; for all second partials use --hessian")
-                document = gradient(expression, wrt=wrt if wrt else "all", hessian=hessian, seed=seed,
-                                    **conventions)
-            else:
-                document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
-            color = fmt == "text" and output is None and color_wanted()
-            failed = document.check is not None and not document.check.passed
-            # a failed check is shown in the terminal, as text, and never written to a file
-            shown = "text" if failed and pdf else fmt
-            whole = standalone or pdf or (fmt == "html" and output is not None)
-            text = _render(document, shown, color, whole)
-            if at is not None or graph:  # backpropagation's own section, after the explanation
-                from derive.backprop.sections import append_sections
+            _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph)
+            document = numpy_form(expression, half=bool(half), seed=seed)
+        elif several or hessian:
+            if order != 1:
+                raise DeriveError("--order 2 takes one variable; for all second partials use --hessian")
+            document = gradient(expression, wrt=wrt if wrt else "all", hessian=hessian, seed=seed,
+                                **conventions)
+        else:
+            document = explain_one(expression, wrt=wrt, order=order, seed=seed, **conventions)
+        color = fmt == "text" and output is None and color_wanted()
+        failed = document.check is not None and not document.check.passed
+        # a failed check is shown in the terminal, as text, and never written to a file
+        shown = "text" if failed and pdf else fmt
+        whole = standalone or pdf or (fmt == "html" and output is not None)
+        text = _render(document, shown, color, whole)
+        if at is not None or graph:  # backpropagation's own section, after the explanation
+            from derive.backprop.sections import append_sections
 
-                text, passes_failed = append_sections(document, text, shown, at=at, graph=graph, wrt=wrt,
-                                                      color=color, standalone=whole)
-                failed = failed or passes_failed
-    except TimeLimit:
-        raise DeriveError(f"gave up after {TIME_LIMIT} s: the expression is too large to explain; try a smaller one")
+            text, passes_failed = append_sections(document, text, shown, at=at, graph=graph, wrt=wrt,
+                                                  color=color, standalone=whole)
+            failed = failed or passes_failed
 
     why = "the numeric check of this derivation failed; it is not trustworthy (see CHECK FAILED above)."
     if pdf and not failed:

@@ -6,7 +6,7 @@ import os
 import click
 
 from derive import startup
-from derive.cli.output import CONTEXT, TIME_LIMIT
+from derive.cli.output import CONTEXT, bounded
 from derive.errors import DeriveError
 
 
@@ -49,7 +49,6 @@ def graph(expression, lets, wrt, at, output, half, per_example):
     from derive.backprop.passes import passes_for
     from derive.cli.output import deliver
     from derive.derivation import make_subject
-    from derive.limits import TimeLimit, time_limit
 
     startup.imports_done()
     fmt = None
@@ -61,20 +60,17 @@ def graph(expression, lets, wrt, at, output, half, per_example):
         if fmt != "dot":
             draw.dot_program()  # say at once, before any work, that Graphviz is missing
     mean = None if per_example is None else not per_example
-    try:
-        with time_limit(TIME_LIMIT):
-            subject = make_subject(expression, let=list(lets) or None, half=half or None, mean=mean, wrt=wrt)
-            if at is not None:
-                result = passes_for(subject, at, wrt=wrt, torch=False)
-                the_graph = result.graph
-            else:
-                result, the_graph = None, graph_of(subject, wrt=wrt)
-            if output:
-                content = draw.render_graph(the_graph, result, fmt)
-            else:
-                content = draw.text(the_graph, result)
-    except TimeLimit:
-        raise DeriveError(f"gave up after {TIME_LIMIT} s: the graph is too large to draw")
+    with bounded("the graph is too large to draw"):
+        subject = make_subject(expression, let=list(lets) or None, half=half or None, mean=mean, wrt=wrt)
+        if at is not None:
+            result = passes_for(subject, at, wrt=wrt, torch=False)
+            the_graph = result.graph
+        else:
+            result, the_graph = None, graph_of(subject, wrt=wrt)
+        if output:
+            content = draw.render_graph(the_graph, result, fmt)
+        else:
+            content = draw.text(the_graph, result)
     failed = result is not None and not result.passed
     if failed and output:
         click.echo(result.to_text(), nl=False)

@@ -5,7 +5,7 @@ import sys
 import click
 
 from derive import startup
-from derive.cli.output import CONTEXT
+from derive.cli.output import CONTEXT, bounded
 from derive.errors import DeriveError
 
 
@@ -66,10 +66,22 @@ def handout(problem_set, output, fmt, answers, both, templates, seed, roster, co
         raise DeriveError("--combined goes with --students or --count")
     from derive.handout import build as handouts
 
+    from derive.files import refuse_inputs
+
     kind = handouts.output_format(output, fmt)
     if kind == "pdf":
         handouts.tex_engine()  # say what is missing before any work is done
-    problems = handouts.load(problem_set)
+    with bounded("the problem set is too much to work out; split it, or simplify its largest problem"):
+        problems = handouts.load(problem_set)  # (a set of problem templates is drawn as it is read)
+        outputs = [handouts.answers_path(output), output] if both else [output]
+        data = problems.descent.data_path if problems.descent is not None else None
+        refuse_inputs(outputs, [("the problem set", problem_set), ("the [descent] data file", data)])
+        _work(problems, output, kind, answers, both, templates, seed)
+
+
+def _work(problems, output, kind, answers, both, templates, seed):
+    from derive.handout import build as handouts
+
     from derive import derivation  # noqa: F401  (the heavy imports, once the input is known good)
     from derive.render import formats  # noqa: F401
 

@@ -31,6 +31,11 @@ def cli(ctx):
       derive list
 
     Each command has its own help: derive explain --help.
+
+    \b
+    Environment:
+      DERIVE_TIME_LIMIT=SECONDS    the bound on one command (60 s by default)
+      DERIVE_TEX_ENGINE=pdflatex   the TeX engine for PDFs (latexmk when installed, else pdflatex)
     """
     if ctx.invoked_subcommand is None:  # bare `derive`: the help, as a request for it, not an error
         click.echo(ctx.get_help())
@@ -56,6 +61,14 @@ def _register_commands():
 _register_commands()
 
 
+def _say(message):
+    """One line on standard error; whatever a user's value brought along (ESC, newlines,
+    bidirectional overrides) is shown as an escape, never sent to the terminal."""
+    from derive.render.escape import terminal_text
+
+    click.echo(f"Error: {terminal_text(message)}", err=True)
+
+
 def main(argv=None):
     """The console script: run the CLI, turning every error into one line."""
     try:
@@ -63,28 +76,32 @@ def main(argv=None):
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.exceptions.Abort:
-        click.echo("Error: interrupted", err=True)
+        _say("interrupted")
         sys.exit(130)
     except click.UsageError as error:
         hint = f" (see '{_command_path(error, argv)} --help')"
-        click.echo(f"Error: {error.format_message()}{hint}", err=True)
+        _say(f"{error.format_message()}{hint}")
         sys.exit(2)
     except click.ClickException as error:
-        click.echo(f"Error: {error.format_message()}", err=True)
+        _say(error.format_message())
         sys.exit(error.exit_code)
     except DeriveError as error:
-        click.echo(f"Error: {error}", err=True)
+        _say(error)
         sys.exit(error.exit_code)
     except RecursionError:
-        click.echo("Error: the expression is nested too deeply to explain", err=True)
+        _say("the expression is nested too deeply to explain")
         sys.exit(2)
     except MemoryError:
-        click.echo("Error: the expression is too large to explain", err=True)
+        _say("the expression is too large to explain")
         sys.exit(2)
     except BrokenPipeError:  # the reader went away (derive … | head): nothing to say to it
         sys.exit(1)
+    except OSError as error:  # the machine's, not ours: a full disk, a folder that went away
+        where = f" ({error.filename})" if error.filename else ""
+        _say(f"{error.strerror or error}{where}")
+        sys.exit(2)
     except Exception as error:  # a bug of ours: still one line, and say where to report it
-        click.echo(f"Error: internal error ({type(error).__name__}: {error}); please report it", err=True)
+        _say(f"internal error ({type(error).__name__}: {error}); please report it")
         sys.exit(1)
     sys.exit(0)
 
@@ -108,7 +125,7 @@ def console():
     except SystemExit as stop:
         code = startup.exit_code(stop)
     except KeyboardInterrupt:
-        click.echo("Error: interrupted", err=True)
+        _say("interrupted")
         code = 130
     startup.exit_now(code)
 

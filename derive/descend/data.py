@@ -58,8 +58,13 @@ def load_csv(path, x="x", y="y"):
     """Read columns ``x`` and ``y`` of a CSV file with a header row.
 
     Every problem is one line: a missing file or column, an empty file, a cell that is not
-    a finite number (with its line number), a short row.
+    a finite number (with its line number), a short row. No message quotes the file's
+    content (a file named by someone else's problem set could be anyone's): they say
+    where, by line and column, never what.
     """
+    from derive.render.escape import shown
+
+    x_shown, y_shown = shown(x, 40), shown(y, 40)
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as error:
@@ -73,11 +78,13 @@ def load_csv(path, x="x", y="y"):
                     header = [cell.strip() for cell in row]
                     break
             if header is None:
-                raise DeriveError(f"{path} is empty: it needs a header row naming the columns {x} and {y}, then the data")
+                raise DeriveError(f"{path} is empty: it needs a header row naming the columns {x_shown} and {y_shown}, "
+                                  "then the data")
             columns = {}
             for want, option in ((x, "--x"), (y, "--y")):
                 if want not in header:
-                    raise DeriveError(f"{path} has no column '{want}' (its columns are: {', '.join(header)}); "
+                    raise DeriveError(f"{path} has no column '{shown(want, 40)}' in its header row (the first "
+                                      f"row that is not empty, with {len(header)} column{'s' if len(header) != 1 else ''}); "
                                       f"name the column with {option}")
                 columns[want] = header.index(want)
             xs, ys = [], []
@@ -88,29 +95,27 @@ def load_csv(path, x="x", y="y"):
                 values = []
                 for want in (x, y):
                     k = columns[want]
+                    name = shown(want, 40)
                     if k >= len(row) or not row[k].strip():
-                        raise DeriveError(f"{path} line {line}: the {want} cell is missing")
+                        raise DeriveError(f"{path} line {line}: the {name} cell is missing (column {k + 1})")
                     cell = row[k].strip()
                     try:
                         value = float(cell)
                     except ValueError:
-                        raise DeriveError(f"{path} line {line}: the {want} cell '{_short(cell)}' is not a number")
+                        raise DeriveError(f"{path} line {line}: the {name} cell is not a number (column {k + 1})")
                     if not math.isfinite(value):
-                        raise DeriveError(f"{path} line {line}: the {want} cell '{_short(cell)}' is not a finite number")
+                        raise DeriveError(f"{path} line {line}: the {name} cell is not a finite number "
+                                          f"(column {k + 1}: inf or nan)")
                     values.append(value)
                 xs.append(values[0])
                 ys.append(values[1])
         except csv.Error as error:
-            raise DeriveError(f"{path} is not a readable CSV file ({error})")
+            raise DeriveError(f"{path} is not a readable CSV file (line {reader.line_num}: {shown(error)})")
         except UnicodeDecodeError:
             raise DeriveError(f"{path} is not a UTF-8 text file")
     if not xs:
         raise DeriveError(f"{path} has a header but no rows of data")
     return Data(np.array(xs), np.array(ys), source=str(path), x_name=x, y_name=y)
-
-
-def _short(text, limit=30):
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def synthetic(n, seed=0, labels="real"):

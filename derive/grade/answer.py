@@ -41,22 +41,18 @@ compared with every such candidate. ``integrated_instead`` is found by different
 answer back, constants of integration (``+ C``, ``ln(k x)``) aside.
 """
 
-import contextlib
 import functools
 import hashlib
 import math
 import random
 import re
-import signal
-import threading
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import mpmath
 import sympy
 
-from derive.errors import DeriveError, ParseError
+from derive.errors import DeriveError
 from derive.grade import points as sampling
 from derive.grade.decimals import Decimals, literal_spans, literals, match_literal
 from derive.grade.mistakes import CODES, PRIORITY, BrokenEngine, enumerate_mistakes  # noqa: F401
@@ -275,32 +271,9 @@ def _scale(*pairs):
     return size
 
 
-@contextlib.contextmanager
 def _bounded(seconds):
-    """A time bound (TimeLimit) that also nests: inside a longer outer bound, the shorter
-    one applies and the outer one is put back, less the time spent, afterwards."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    remaining = signal.getitimer(signal.ITIMER_REAL)[0] if usable else 0
-    if not usable or remaining == 0:
-        with time_limit(seconds):
-            yield
-        return
-    if remaining <= seconds:
-        yield  # the outer bound comes first
-        return
-
-    def on_alarm(signum, frame):
-        raise TimeLimit(f"took longer than {seconds} s")
-
-    start = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - start), 0.001))
+    """A time bound (TimeLimit) that nests inside a command's own (derive.limits)."""
+    return time_limit(seconds)
 
 
 # --------------------------------------------------------------------------- the problem
@@ -607,11 +580,11 @@ class Problem:
     # -- comparing ------------------------------------------------------------------------
     def _indices(self, compiled, answer):
         """The pool points this answer is compared at: the problem's, its own, its kinks'."""
-        pieces = None
-        if sampling.has_kinks(compiled.expr):
-            def pieces(k):
-                return tuple(compiled.floats(self.pool.points[k])[1].pieces)
-        return self.pool.for_answer(_seed(self.seed, answer), pieces)
+        def pieces(k):
+            return tuple(compiled.floats(self.pool.points[k])[1].pieces)
+
+        kinks = pieces if sampling.has_kinks(compiled.expr) else None
+        return self.pool.for_answer(_seed(self.seed, answer), kinks)
 
     def _compare(self, expr, compiled, answer, ref=None):
         """Screen in floats; confirm a difference at high precision, an equality exactly.

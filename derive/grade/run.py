@@ -21,25 +21,19 @@ each output file is written whole or not at all.
 """
 
 import collections
-import csv
 import hashlib
-import io
-import json
 import os
 import re
 import shutil
 import sqlite3
-import sys
 import tempfile
-
-import click
 
 from derive.errors import DeriveError
 from derive.grade.credit import score
 from derive.grade.key import Manifest, load_key
-from derive.grade.outputs import Progress, StreamedFile, fingerprint, refuse_bad_target
+from derive.grade.outputs import Progress, StreamedFile, fingerprint
 from derive.grade.service import Checker, explain_task, invalid, same_task, thaw, warm
-from derive.grade.table import TableWriter, guard, read_table
+from derive.grade.table import TableWriter, read_table
 
 WINDOW = 16384
 STUDENT = ("student", "student_id", "studentid", "student id", "id")
@@ -413,8 +407,6 @@ def _write_csv(path, inputs, formula_guard, header, rows):
 
 
 def _feedback(store, key, outdir, fmt, checker, feedback_file, solutions=True):
-    from derive.files import write_whole
-
     folder = os.path.join(outdir, "feedback")
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise DeriveError(f"{folder} exists and is not a folder")

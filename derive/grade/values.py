@@ -346,8 +346,6 @@ def _node(expr, K, memo, count):
 
 
 def _add(kids, K):
-    track = K is MP
-
     def add(env):
         terms = []
         for kid in kids:

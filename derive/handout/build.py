@@ -17,10 +17,10 @@ handout, not per problem.
 
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from derive import tex
 from derive.errors import DeriveError
 from derive.files import write_whole
 
@@ -37,7 +37,13 @@ FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".pdf": 
 MAX_PROBLEMS = 200
 MAX_POINTS = 10_000  # points printed beside a problem (exam's \question[…] reads them)
 MAX_FILE_BYTES = 1_000_000
+MAX_DATA_BYTES = 5_000_000  # a [descent] data file: far more than MAX_DESCENT_POINTS rows need
 TEX_SECONDS = 120
+# The longest text a field takes, in characters: short ones go in a heading, the others are
+# paragraphs. (A TeX line holds 200,000 characters; escaped, one character can take 19.)
+SHORT_TEXT, LONG_TEXT = 500, 5000
+TEXT_KEYS = {"title": SHORT_TEXT, "author": SHORT_TEXT, "course": SHORT_TEXT, "date": SHORT_TEXT,
+             "instructions": LONG_TEXT, "prompt": LONG_TEXT, "x": SHORT_TEXT, "y": SHORT_TEXT, "data": SHORT_TEXT}
 
 
 @dataclass
@@ -147,7 +153,7 @@ def load(path):
     if len(raw) > MAX_FILE_BYTES:
         raise DeriveError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1000} KB")
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte-order mark, as some editors write, is fine
     except UnicodeDecodeError:
         raise DeriveError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
@@ -169,7 +175,7 @@ def parse_problem_set(data, source="<problem set>", folder=None):
         data = variants.reference_data(data, source, folder)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
-        raise DeriveError(f"{source}: unknown key '{unknown[0]}' at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
+        raise DeriveError(f"{source}: unknown key {shown_key(unknown[0])} at the top; the keys are {', '.join(sorted(TOP_KEYS))}")
     if "descent" in data and not isinstance(data["descent"], dict):
         raise DeriveError(f"{source}: [descent] must be a table, as in [descent] name = \"mse\"")
     title = data.get("title")
@@ -178,6 +184,7 @@ def parse_problem_set(data, source="<problem set>", folder=None):
     for key in ("author", "course", "date", "instructions"):
         if key in data and not isinstance(data[key], (str,)) and key != "date":
             raise DeriveError(f"{source}: '{key}' must be text")
+    _text_lengths(data, source)
     problems = data.get("problems")
     if not isinstance(problems, list) or not problems:
         raise DeriveError(f"{source}: there are no problems; add at least one [[problems]] table")
@@ -220,16 +227,17 @@ def _descent(entry, number, source, folder):
     where = f"{source}: [descent]"
     unknown = sorted(set(entry) - DESCENT_KEYS)
     if unknown:
-        raise DeriveError(f"{where}: unknown key '{unknown[0]}'; [descent] takes {', '.join(sorted(DESCENT_KEYS))}")
+        raise DeriveError(f"{where}: unknown key {shown_key(unknown[0])}; [descent] takes {', '.join(sorted(DESCENT_KEYS))}")
     if "name" not in entry:
         raise DeriveError(f"{where}: the key 'name' is missing; name the loss, one of {', '.join(SUPPORTED)}")
     for key in ("name", "data", "x", "y", "prompt"):
         if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
             raise DeriveError(f"{where}: the key '{key}' must be non-empty text")
+    _text_lengths(entry, where)
     try:
         problem = get_descent_problem(entry["name"].strip())
     except DeriveError:
-        raise DeriveError(f"{where}: the key 'name' is '{entry['name']}', which descent cannot run; "
+        raise DeriveError(f"{where}: the key 'name' is {shown_key(entry['name'])}, which descent cannot run; "
                           f"use one of {', '.join(SUPPORTED)}") from None
     if ("synthetic" in entry) == ("data" in entry):
         raise DeriveError(f"{where}: give exactly one of the keys 'synthetic' (a number of points to make) "
@@ -247,11 +255,7 @@ def _descent(entry, number, source, folder):
         spec.synthetic = n
     else:
         spec.data = entry["data"]
-        path = Path(entry["data"]).expanduser()
-        path = path if path.is_absolute() else folder / path
-        if not path.is_file():
-            raise DeriveError(f"{where}: the key 'data': there is no file {path}")
-        spec.data_path = str(path)
+        spec.data_path = _data_file(entry["data"], folder, where)
         spec.x, spec.y = entry.get("x", "x").strip(), entry.get("y", "y").strip()
     if "learning_rate" in entry:
         rate = entry["learning_rate"]
@@ -279,22 +283,61 @@ def _descent(entry, number, source, folder):
     return spec
 
 
+def shown_key(text):
+    """A key or value from the file, quoted in a message: no control character reaches the
+    terminal, and a long one is cut."""
+    from derive.render.escape import shown
+
+    return f"'{shown(text, 40)}'"
+
+
+def _text_lengths(table, where):
+    """Every text field within its length (see ``TEXT_KEYS``)."""
+    for key, limit in TEXT_KEYS.items():
+        value = table.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise DeriveError(f"{where}: the key '{key}' is {len(value):,} characters long; it takes at most {limit:,}")
+
+
+def _data_file(text, folder, where):
+    """The ``[descent]`` data file, which must be inside the problem set's folder.
+
+    A problem set is often someone else's: its data may not name a file elsewhere
+    (``/etc/passwd``, ``~/grades.csv``, ``../grades.csv``, or a link that leads out), and
+    whether such a file exists is not said either."""
+    import os
+
+    base = os.path.realpath(folder)
+    inside = not (os.path.isabs(text) or text.startswith("~") or "\0" in text)
+    path = os.path.realpath(os.path.join(base, text)) if inside else ""
+    if not inside or not path.startswith(base + os.sep):
+        raise DeriveError(f"{where}: the key 'data' must name a CSV file in the problem set's folder ({folder}) "
+                          f"or below it; {shown_key(text)} is outside it")
+    if not os.path.isfile(path):
+        raise DeriveError(f"{where}: the key 'data': there is no file {shown_key(text)} in the problem set's "
+                          f"folder ({folder})")
+    if os.path.getsize(path) > MAX_DATA_BYTES:
+        raise DeriveError(f"{where}: the key 'data': {shown_key(text)} is larger than {MAX_DATA_BYTES // 1_000_000} MB; "
+                          f"a handout's descent takes at most {MAX_DESCENT_POINTS} points")
+    return path
+
+
 def _problem(entry, number, source):
     where = f"{source}: problem {number}"
     if not isinstance(entry, dict):
         raise DeriveError(f"{where}: must be a table, written [[problems]]")
     unknown = sorted(set(entry) - PROBLEM_KEYS)
     if unknown:
-        raise DeriveError(f"{where}: unknown key '{unknown[0]}'; a problem takes {', '.join(sorted(PROBLEM_KEYS))}")
+        raise DeriveError(f"{where}: unknown key {shown_key(unknown[0])}; a problem takes {', '.join(sorted(PROBLEM_KEYS))}")
     has_name, has_expression = "name" in entry, "expression" in entry
     if has_name == has_expression:
         raise DeriveError(f"{where}: give exactly one of the keys 'name' (a problem such as mse) or 'expression'")
     for key in ("name", "expression", "wrt", "prompt"):
         if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
             raise DeriveError(f"{where}: the key '{key}' must be non-empty text")
-    if "points" in entry and (isinstance(entry["points"], bool) or not isinstance(entry["points"], (int, float))
-                              or entry["points"] < 0):
-        raise DeriveError(f"{where}: the key 'points' must be a number of at least 0")
+    _text_lengths(entry, where)
+    if "points" in entry and (not _number(entry["points"]) or entry["points"] < 0):
+        raise DeriveError(f"{where}: the key 'points' must be a number of at least 0 (not nan or inf)")
     let = entry.get("let")
     if let is not None:
         if not isinstance(let, dict) or not all(isinstance(v, str) for v in let.values()):
@@ -359,6 +402,9 @@ def _solve_descent(problem_set):
             except DeriveError as error:
                 raise DeriveError(f"the key 'data': {error}") from None
             data.source = spec.data  # as the file gives it, not the resolved path
+            if data.n > MAX_DESCENT_POINTS:
+                raise DeriveError(f"the key 'data': the file has {data.n:,} rows; a handout's descent takes at "
+                                  f"most {MAX_DESCENT_POINTS:,} points (derive descend --data takes more)")
         run = engine.descend(spec.name, data, learning_rate=spec.learning_rate, steps=spec.steps, seed=spec.seed,
                              hyper=dict(spec.hyper), check=True)
     except DeriveError as error:
@@ -502,85 +548,13 @@ def output_format(path, fmt=None):
 
 
 def tex_engine():
-    """The command that turns .tex into .pdf: latexmk if present, else pdflatex."""
-    if shutil.which("latexmk"):
-        return ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet"]
-    if shutil.which("pdflatex"):
-        return ["pdflatex", "-interaction=nonstopmode", "-halt-on-error"]
-    raise DeriveError("no TeX engine found (latexmk or pdflatex) to make a PDF; on Debian or Ubuntu "
-                      "install it with: apt-get install texlive-latex-base (and latexmk), "
-                      "or write .tex and compile it elsewhere")
+    """The command that turns .tex into .pdf (see :mod:`derive.tex`); says what is missing."""
+    return tex.engine()
 
 
 def compile_pdfs(jobs):
-    """Compile each ``(tex, target)`` into its PDF, the TeX engines running side by side
-    (the answer key and the student version of ``--both`` take the time of one).
-
-    All or nothing: the PDFs are written only when every one compiled, so a LaTeX error
-    in one version never leaves the other behind, mismatched."""
-    engine = tex_engine()
-    # "Page 1 of 4" reads the page count from the previous pass: latexmk reruns by itself,
-    # pdflatex is run twice.
-    passes = 1 if Path(engine[0]).name == "latexmk" else 2
-    with tempfile.TemporaryDirectory(prefix="derive-tex-") as work:
-        running = []
-        try:
-            for k, (tex, _) in enumerate(jobs):
-                folder = Path(work) / str(k)
-                folder.mkdir()
-                (folder / "handout.tex").write_text(tex, encoding="utf-8")
-                # The engine's messages go to a file, so a long log can never fill a pipe and stall it.
-                log = open(folder / "engine.log", "w+", encoding="utf-8", errors="replace")
-                running.append([folder, log, None])
-            for _ in range(passes):
-                for entry in running:
-                    entry[2] = subprocess.Popen(engine + ["handout.tex"], cwd=entry[0], stdout=entry[1],
-                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-                pdfs = _finish(jobs, running)
-        finally:
-            for _, log, process in running:
-                if process is not None and process.poll() is None:
-                    process.kill()
-                    process.wait()
-                log.close()
-    for (_, target), pdf in zip(jobs, pdfs):
-        write_whole(target, pdf)
-
-
-def _finish(jobs, running):
-    """Wait for one pass of every job; its PDFs, or DeriveError with the first LaTeX error."""
-    pdfs = []
-    for (tex, _), (folder, log, process) in zip(jobs, running):
-        try:
-            code = process.wait(timeout=TEX_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise DeriveError(f"the TeX engine took longer than {TEX_SECONDS} s; no PDF was written") from None
-        if code != 0:
-            log.seek(0)
-            raise DeriveError(f"LaTeX failed, no PDF was written: {tex_error(log.read(), tex)}")
-        pdf = folder / "handout.pdf"
-        if not pdf.is_file():
-            raise DeriveError("the TeX engine wrote no PDF")
-        pdfs.append(pdf.read_bytes())
-    return pdfs
-
-
-def tex_error(log, tex):
-    """The one line that matters from a TeX log: the error and the offending source line."""
-    lines = log.splitlines()
-    message, number = "unknown error", None
-    for k, line in enumerate(lines):
-        if line.startswith("!"):
-            message = line[1:].strip()
-            for later in lines[k:k + 12]:
-                if later.startswith("l.") and later[2:].split(" ", 1)[0].isdigit():
-                    number = int(later[2:].split(" ", 1)[0])
-                    break
-            break
-    if number is not None:
-        source = tex.splitlines()[number - 1] if number <= len(tex.splitlines()) else ""
-        return f"{message} at line {number} of the .tex: {source.strip()[:160]}"
-    return message
+    """Compile each ``(tex, target)`` into its PDF, locked down, all or nothing (see :mod:`derive.tex`)."""
+    tex.compile_pdfs(jobs, seconds=TEX_SECONDS)
 
 
 def answers_path(path):

@@ -116,16 +116,16 @@ def _sides(typed):
 
 def write(parts, layout):
     """The parts as one format's text: plain text escaped, each maths span one formula."""
-    if layout == "html":
-        import html
+    from derive.render import escape as escapes
 
+    if layout == "html":
         from derive.render.formats import HtmlFormat
 
         class Bare(HtmlFormat):  # MathML without its <math>, so one span holds every side
             def _math(self, inner):
                 return f"<mrow>{inner}</mrow>"
 
-        bare, escape = Bare(), html.escape
+        bare, escape = Bare(), escapes.html_text
         wrap, equals = '<math display="inline">{}</math>', "<mo>=</mo>"
     else:
         from derive.render import printing
@@ -141,8 +141,8 @@ def write(parts, layout):
         bare = Bare()
         if layout == "latex":
             escape, wrap = printing.latex_escape, r"$\displaystyle {}$"
-        else:  # Markdown: a dollar of the text must not open maths
-            escape, wrap = (lambda text: text.replace("$", r"\$")), "${}$"
+        else:  # Markdown: no markup, no HTML, no new block, and a dollar never opens maths
+            escape, wrap = escapes.markdown_text, "${}$"
         equals = " = "
     out = []
     for part in parts:

@@ -12,8 +12,10 @@ import os
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
-from derive.render import printing
+from derive.errors import DeriveError
+from derive.render import escape, printing
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
 
@@ -74,7 +76,7 @@ class TextFormat:
         return f"{mark}²{self.m(top) if top.is_Atom else '(' + self.m(top) + ')'}/{below}"
 
     def t(self, text):
-        return text
+        return escape.clean(text)  # another's text: no control character reaches the terminal
 
     def strong(self, text):
         return f"\x1b[1m{text}\x1b[0m" if self.color else text
@@ -163,7 +165,7 @@ class InlineLatexFormat(LatexFormat):
     leibniz = _wrap(LatexFormat.leibniz)
 
     def t(self, text):
-        return text
+        return escape.markdown_text(text)
 
     def strong(self, text):
         return f"**{text}**"
@@ -180,11 +182,12 @@ class LatexWordsFormat(InlineLatexFormat):
     bad = LatexFormat.strong
 
 
-def _bytecode_cache():
+def _bytecode_cache(kind=""):
     """Compiled templates kept between runs: compiling them costs more than all the math of
-    a small derivation. Jinja checks each template's source, so an edit recompiles it."""
+    a small derivation. Jinja checks each template's source, so an edit recompiles it.
+    The sandbox (``kind="-sandbox"``) compiles templates differently: a cache of its own."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "derive", f"jinja-{jinja2.__version__}")
+    directory = os.path.join(base, "derive", f"jinja-{jinja2.__version__}{kind}")
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError:
@@ -248,9 +251,7 @@ class HtmlFormat:
         return self._math(f"<msub><mo>∇</mo>{self._mml(wrt)}</msub>{self._mml(top)}")
 
     def t(self, text):
-        import html
-
-        return html.escape(str(text))
+        return escape.html_text(text)
 
     def strong(self, text):
         return f"<strong>{text}</strong>"
@@ -275,15 +276,122 @@ def _search_path(directory):
 
 @functools.lru_cache(maxsize=None)
 def _environment(latex, directory):
-    loader = jinja2.FileSystemLoader(list(directory) if isinstance(directory, tuple) else directory)
-    options = dict(loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                   undefined=jinja2.StrictUndefined, autoescape=False,
-                   bytecode_cache=_bytecode_cache())
+    """The Jinja environment for a search path of template folders (cached: templates
+    compile once per process, and their bytecode is kept between runs).
+
+    derive's own templates are trusted and run in a plain environment. A search path with
+    a folder of someone's templates in it (``--templates DIR``) runs in the sandbox of
+    :class:`TemplateSandbox`, derive's own templates with them."""
+    folders = list(directory) if isinstance(directory, tuple) else [directory]
+    trusted = all(os.path.realpath(folder) == os.path.realpath(templates_dir()) for folder in folders)
+    options = dict(loader=_FolderLoader(folders), trim_blocks=True, lstrip_blocks=True,
+                   keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False,
+                   bytecode_cache=_bytecode_cache("" if trusted else "-sandbox"))
     if latex:
         options.update(block_start_string="<%", block_end_string="%>",
                        variable_start_string="<<", variable_end_string=">>",
                        comment_start_string="<#", comment_end_string="#>")
-    return jinja2.Environment(**options)
+    env = jinja2.Environment(**options) if trusted else TemplateSandbox(folders[0], **options)
+    # A file path in a link or an \\includegraphics is escaped (or refused) as that place needs.
+    env.filters.update(markdown_url=escape.markdown_url, tex_path=escape.tex_path)
+    return env
+
+
+class _FolderLoader(jinja2.FileSystemLoader):
+    """Templates from a search path of folders, each template inside its folder: a
+    symbolic link in a shared folder cannot pull in a file from elsewhere."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        real = os.path.realpath(filename)
+        if not any(real.startswith(os.path.realpath(folder) + os.sep) for folder in self.searchpath):
+            raise DeriveError(f"the template {escape.shown(template)} is a link to a file outside its "
+                              "folder; templates are read from their own folder only")
+        return source, filename, uptodate
+
+
+class TemplateSandbox(SandboxedEnvironment):
+    """Jinja's sandbox for template folders from others, narrowed to what templates need.
+
+    A template may read the attributes of what it is given (no ``_`` names, as in any
+    Jinja sandbox), and call only: its macros and Jinja's own helpers, the functions
+    derive handed it (``num``, ``dnum``), the methods of derive's objects (the format
+    ``f``, ``step.is_linear()``), a few methods of text, lists and dicts (a template may
+    collect rows in a list of its own with ``append``), and an unspecified
+    SymPy function on SymPy arguments (``f(x)``). Nothing from SymPy or NumPy that could
+    parse text (``subs("…")`` would run it through ``eval``) or write a file
+    (``ndarray.tofile``). ``**`` and ``*`` are bounded, so a template cannot make a
+    number or a text too large to hold.
+    """
+
+    intercepted_binops = frozenset({"**", "*"})
+    MAX_EXPONENT = 1024
+    MAX_LENGTH = 1_000_000
+    STR_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "title", "capitalize", "replace",
+                             "startswith", "endswith", "split", "rsplit", "join", "format", "count", "find",
+                             "isdigit", "isalpha", "splitlines"})
+    DICT_METHODS = frozenset({"get", "items", "keys", "values"})
+    LIST_METHODS = frozenset({"append", "extend", "index", "count"})
+
+    def __init__(self, folder, **options):
+        super().__init__(**options)
+        self.folder = folder
+
+    def _refuse(self, what):
+        return DeriveError(f"a template in {escape.shown(self.folder)} {what}, which templates may not do "
+                           "(templates from a --templates folder run in a sandbox)")
+
+    def unsafe_undefined(self, obj, attribute):
+        raise self._refuse(f"reads {escape.shown(attribute)} of a {type(obj).__name__}")
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, int) and abs(right) > self.MAX_EXPONENT:
+            raise self._refuse(f"raises to the power {right}")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and len(seq) * count > self.MAX_LENGTH:
+                    raise self._refuse("makes a text longer than a million characters")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
+        if not __self._callable(__context, __obj, args, kwargs):
+            name = getattr(__obj, "__name__", type(__obj).__name__)
+            raise __self._refuse(f"calls {escape.shown(name)}")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def _callable(self, context, obj, args, kwargs):
+        import inspect
+
+        if not self.is_safe_callable(obj):
+            return False
+        if isinstance(obj, jinja2.runtime.Macro) or obj is dict:
+            return True
+        if any(obj is value for value in context.parent.values()):
+            return not inspect.isclass(obj) or _module(obj).startswith("jinja2")  # what derive handed it
+        owner = getattr(obj, "__self__", None)
+        if owner is not None and (inspect.ismethod(obj) or inspect.isbuiltin(obj)) and not inspect.ismodule(owner):
+            name = obj.__name__
+            if name.startswith("_"):
+                return False
+            if isinstance(owner, str):
+                return name in self.STR_METHODS
+            if isinstance(owner, dict):
+                return name in self.DICT_METHODS
+            if isinstance(owner, list):
+                return name in self.LIST_METHODS
+            return _module(type(owner)).startswith(("derive.", "jinja2."))
+        if _module(obj).startswith("jinja2.") and not inspect.ismethod(obj):
+            return True  # range (the sandbox's), lipsum, cycler, joiner, namespace, str.format's
+        if _module(type(obj)).startswith("sympy"):  # f(x): an unspecified function, on SymPy arguments
+            from sympy import Basic
+            from sympy.core.function import UndefinedFunction
+
+            return isinstance(obj, UndefinedFunction) and not kwargs and all(isinstance(a, Basic) for a in args)
+        return False
+
+
+def _module(thing):
+    return getattr(thing, "__module__", None) or ""
 
 
 def words(fmt, directory=None):
