@@ -111,11 +111,12 @@ def check(expression, wrt, answer, working_file, decimals, show_steps, batch_fil
     from derive.cli.output import bounded
 
     with bounded("the expression or the answer is too large to check; try a smaller one"):
-        prepared = problem(expression, wrt if wrt is None else str(wrt), 0, None)
         if working_file is not None:
+            prepared = problem(expression, wrt if wrt is None else str(wrt), 0, None)
             text, code = _working(prepared, working_file, answer, policy, fmt)
         else:
-            text, code = _one(prepared, answer, policy, fmt)
+            text, code = _one(expression, wrt, answer, policy, fmt)
+            prepared = problem(expression, wrt if wrt is None else str(wrt), 0, None) if show_steps else None
         if show_steps:
             from derive.derivation import explain
 
@@ -125,10 +126,11 @@ def check(expression, wrt, answer, working_file, decimals, show_steps, batch_fil
     sys.exit(code)
 
 
-def _one(prepared, answer, policy, fmt):
+def _one(expression, wrt, answer, policy, fmt):
+    from derive.grade.answer import check_answer
     from derive.grade.words import report
 
-    result = prepared.check(answer, str(policy))
+    result = check_answer(expression, wrt, answer, decimals=str(policy))
     if fmt == "json":
         return json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n", EXIT[result.verdict]
     if result.verdict == "unreadable":
