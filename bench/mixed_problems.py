@@ -45,12 +45,15 @@ def family(rng):
     if kind == 5:
         return (f"sqrt({a} x + {c})", [f"{a}/(2 sqrt({a} x + {c}))"], [f"1/(2 sqrt({a} x + {c}))",
                                                                        f"{a} sqrt({a} x + {c})/2"])
-    return (f"{a} atan({b} x)", [f"{a * b}/(1 + {b * b} x^2)"], [f"{a}/(1 + {b * b} x^2)", f"{a * b}/(1 + {b} x^2)"])
+    return (f"{a} atan({b} x) + {c} x", [f"{a * b}/(1 + {b * b} x^2) + {c}"],
+            [f"{a}/(1 + {b * b} x^2) + {c}", f"{a * b}/(1 + {b} x^2) + {c}"])
 
 
 def generate_mixed(path, rows, problems, rng):
     drawn, seen = [], set()
-    while len(drawn) < problems:
+    for _ in range(100 * problems):  # the families hold more than enough distinct problems
+        if len(drawn) >= problems:
+            break
         expression, right, wrong = family(rng)
         if expression not in seen:
             seen.add(expression)

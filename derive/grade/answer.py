@@ -805,7 +805,9 @@ class Problem:
         except NotSupported:
             return False
         rng = random.Random(self.seed)
-        for k in self.pool.base[:2]:
+        moderate = sorted(self.pool.base, key=lambda k: max((abs(v) for v in self.pool.points[k].values()),
+                                                           default=0))  # far points lose the slope to rounding
+        for k in moderate[:2]:
             point = dict(self.pool.points[k])
             for s in extra:
                 point[s] = Fraction(rng.randint(1, 400), 7)
@@ -818,7 +820,8 @@ class Problem:
             e, e_trace = self._expr_fn.floats(point)
             if high is not None and low is not None and e is not None:
                 slope = (high - low) / (2 * rough)
-                if abs(slope - e) > 1e-3 * max(abs(e), e_trace.scale, abs(slope)) + 1e-300:
+                rounding = 1e-13 * max(abs(high), abs(low)) / abs(rough)  # the difference's own rounding
+                if abs(slope - e) > 1e-3 * max(abs(e), e_trace.scale, abs(slope)) + rounding + 1e-300:
                     return False
             step = Fraction(1, 10**12) * max(abs(x), 1)
             up, down = dict(point), dict(point)

@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import sympy
 
-POOL = 40  # defined points kept per problem
+POOL = 24  # defined points kept per problem
 TRIES = 600  # draws tried to fill the pool
 BASE = 8  # points every answer is compared at
 EXTRA = 3  # points an answer adds, by its own seed
