@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import derive.grade.batch
+import derive.grade.outputs
+import derive.grade.service
 from derive.grade.batch import run_batch
 from derive.cli.check import check
 
@@ -28,6 +30,7 @@ def test_corpus_as_a_batch_keeps_order_and_columns(tmp_path):
     assert [r["id"] for r in graded] == [r["id"] for r in rows]
     assert all(g["expected_mistake"] == r["expected_mistake"] for g, r in zip(graded, rows))  # carried through
     assert [g["verdict"] for g in graded] == [r["expected_verdict"] for r in rows]
+    assert all(g["read_as"] for g, r in zip(graded, rows) if r["expected_verdict"] != "unreadable")
     assert "checked 62 rows" in summary and "most common mistakes" in summary
     assert not os.path.exists(str(out) + ".partial")
 
@@ -61,23 +64,26 @@ def test_poisoned_rows_are_invalid_and_the_batch_goes_on(tmp_path):
     assert time.perf_counter() - start < 2 * len(HOSTILE) + 10  # hang detector only
     records = [json.loads(line) for line in open(out, encoding="utf-8")]
     assert records[0]["verdict"] == "correct" and records[-1]["verdict"] == "incorrect"
-    assert all(r["verdict"] == "invalid" and r["message"] for r in records[1:-1])
+    answers, expressions = records[1:-1:2], records[2:-1:2]
+    assert all(r["verdict"] == "unreadable" and r["message"] for r in answers)  # the answer could not be read
+    assert all(r["verdict"] == "invalid" and r["message"] for r in expressions)  # the problem could not be
     assert not any("Traceback" in r["message"] for r in records)
     assert not marker.exists()
 
 
-def _dies_on_kill(prepared, answer, _real=derive.grade.batch._check_item):
+def _dies_on_kill(prepared, answer, *rest, _real=derive.grade.service.check_item, **options):
     if answer == "KILL":
         os._exit(1)
-    return _real(prepared, answer)
+    return _real(prepared, answer, *rest, **options)
 
 
 def test_a_row_that_kills_its_worker_becomes_invalid(tmp_path, monkeypatch):
-    monkeypatch.setattr(derive.grade.batch, "_check_item", _dies_on_kill)  # workers are forked
+    monkeypatch.setattr(derive.grade.service, "check_item", _dies_on_kill)  # workers are forked
     path = tmp_path / "in.csv"
     path.write_text("id,expression,wrt,answer\n1,x^2,x,2x\n2,x^2,x,KILL\n3,x^3,x,3x^2\n4,x^2,x,x\n")
     out = tmp_path / "out.csv"
-    run_batch(str(path), str(out), jobs=2, chunk=2)
+    monkeypatch.setattr(derive.grade.service, "CHUNK", 2)
+    run_batch(str(path), str(out), jobs=2)
     assert [r["verdict"] for r in read_csv(out)] == ["correct", "invalid", "correct", "incorrect"]
     assert "crashed" in read_csv(out)[1]["message"]
 
@@ -86,8 +92,9 @@ def test_resume_skips_finished_rows(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("id,expression,wrt,answer\n1,x^2,x,2x\n2,x^2,x,x\n")
     out = tmp_path / "out.csv"
-    key = derive.grade.batch._fingerprint(["1", "x^2", "x", "2x"])
-    done = {"row": 0, "key": key, "verdict": "correct", "mistakes": [], "message": "from the partial file"}
+    key = derive.grade.outputs.fingerprint(["1", "x^2", "x", "2x"])
+    done = {"row": 0, "key": key, "verdict": "correct", "mistakes": [], "read_as": "2 x",
+            "message": "from the partial file"}
     (tmp_path / "out.csv.partial").write_text(json.dumps(done) + "\n{\"row\": 1, \"ke")  # cut short
     run_batch(str(path), str(out), resume=True, jobs=1)
     graded = read_csv(out)

@@ -60,7 +60,9 @@ def test_the_issue_example_is_ambiguous_and_says_where():
     assert r.verdict == "incorrect"
     assert r.mistakes[:2] == ["missing_chain_factor", "wrong_variable"]
     assert "in the chain rule at u₁ = w x + b − y" in r.message  # the inner part as the author typed it
-    assert set(r.to_dict()) == {"verdict", "mistakes", "message", "expected", "counterexample"}
+    assert set(r.to_dict()) == {"verdict", "read_as", "notes", "mistakes", "where", "message", "expected",
+                                "decimals", "counterexample", "suggestions"}
+    assert "w x" in r.to_dict()["read_as"] and "y" in r.to_dict()["read_as"]
     c = r.counterexample
     assert set(c) == {"point", "expected_value", "answer_value"} and c["expected_value"] != c["answer_value"]
     assert all("/" in v for v in c["point"].values())  # random rationals, not integers
@@ -68,7 +70,7 @@ def test_the_issue_example_is_ambiguous_and_says_where():
 
 def test_decimals_are_approximate_and_said_so():
     r = check_answer("sqrt(x)", "x", "0.5 x^(-0.5)")
-    assert r.correct and r.approximate and "approximation" in r.message
+    assert r.correct and r.approximate and "Decimals (rounded" in r.message and r.decimals == "rounded"
     assert not check_answer("x^2", "x", "2x").approximate
 
 
@@ -111,7 +113,7 @@ def test_hostile_answers_run_no_code_and_finish_fast(tmp_path, index):
     start = time.perf_counter()
     try:
         result = check_answer("x^2", "x", answer)
-        assert result.verdict in ("correct", "incorrect")
+        assert result.verdict in ("correct", "incorrect", "unreadable", "uncertain")
     except DeriveError as error:
         assert "\n" not in str(error)
     assert time.perf_counter() - start < 2

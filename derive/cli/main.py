@@ -49,11 +49,12 @@ def _register_commands():
     from derive.cli.descend import descend
     from derive.cli.explain import explain
     from derive.cli.gradcheck import gradcheck
+    from derive.cli.grade import grade
     from derive.cli.graph import graph
     from derive.cli.handout import handout
     from derive.cli.variants import variants
 
-    for command in (explain, handout, list_problems, check, descend, variants, graph, gradcheck):
+    for command in (explain, handout, list_problems, check, grade, descend, variants, graph, gradcheck):
         cli.add_command(command)
 
 

@@ -17,21 +17,33 @@ def _one_line(text):
     return re.sub(r"\s+", " ", str(text)).strip()
 
 
-def _tolerance_text(tolerance):
-    return f"{tolerance:.0e}" if tolerance is not None and tolerance < 1e-3 else f"{(tolerance or 0) * 100:g}%"
-
-
 def explanation(code):
     """One sentence saying what a mistake code means."""
     return _one_line(_module().explanation(code))
 
 
-def message(result, tolerance=None):
+def policy(name):
+    """What a decimals policy means, in one line."""
+    return _one_line(_module().policy(name))
+
+
+def message(result):
     """The one-line message of a verdict (what ``--format json`` and the batch show)."""
-    return _one_line(_module().message(result, _tolerance_text(tolerance)))
+    return _one_line(_module().message(result))
 
 
-def report(result, tolerance=None):
+def report(result):
     """The few lines ``derive check`` prints on a terminal."""
-    text = str(_module().report(result, _tolerance_text(tolerance)))
-    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
+    text = str(_module().report(result))
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines() if line.strip()) + "\n"
+
+
+def working_message(result, reason=""):
+    """The one-line message on a student's working."""
+    return _one_line(_module().working_message(result, reason))
+
+
+def working_report(result):
+    """The lines ``derive check --working`` prints."""
+    text = str(_module().working_report(result))
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines() if line.strip()) + "\n"

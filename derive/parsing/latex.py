@@ -13,8 +13,10 @@ What is accepted
   multiplication (``2x``, ``w x_i``: single letters are variables, as in LaTeX).
 * Brackets ``( ) [ ] { }``, ``\\left( \\right)`` and ``\\bigl( \\bigr)``; spacing ``\\, \\; \\!``.
 * Functions ``\\sin \\cos \\tan \\sec \\csc \\cot \\arcsin \\arccos \\arctan \\sinh \\cosh
-  \\tanh \\exp \\ln \\log`` (``\\log_{b}`` for base b), with or without brackets
-  (``\\sin x``, ``\\sin^2(x)``), ``\\sigma(x)`` (the logistic sigmoid), ``e^{x}``, ``\\pi``.
+  \\tanh \\exp \\ln \\log`` (``\\log_{b}`` for base b), ``\\coth \\sech \\csch \\arcsinh
+  \\arccosh \\arctanh`` and the others textbooks use (also as ``\\operatorname{sech}``), with or
+  without brackets (``\\sin x``, ``\\sin^2(x)``, ``\\sinh^{-1} x`` for the inverse),
+  ``\\sigma(x)`` (the logistic sigmoid), ``e^{x}``, ``\\pi``, ``|x|`` and ``\\left|x\\right|``.
 * Names: letters with subscripts ``x_1``, ``w_{12}`` (the names ``x_1``, ``w_12``), Greek
   letters ``\\alpha … \\omega`` (the same variables as ``alpha … omega`` in plain text),
   ``\\mathrm{name}``, ``\\text{name}``, ``\\operatorname{name}``.
@@ -38,7 +40,19 @@ FUNCTIONS = {
     "cot": sympy.cot, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
     "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp,
     "ln": sympy.log, "log": sympy.log,
+    # the other names textbooks typeset, with \operatorname or their own macros
+    "coth": sympy.coth, "sech": sympy.sech, "csch": sympy.csch, "cosec": sympy.csc, "cosech": sympy.csch,
+    "arccot": sympy.acot, "arcsec": sympy.asec, "arccsc": sympy.acsc, "arccosec": sympy.acsc,
+    "arcsinh": sympy.asinh, "arccosh": sympy.acosh, "arctanh": sympy.atanh, "arccoth": sympy.acoth,
+    "arsinh": sympy.asinh, "arcosh": sympy.acosh, "artanh": sympy.atanh, "arcoth": sympy.acoth,
+    "asinh": sympy.asinh, "acosh": sympy.acosh, "atanh": sympy.atanh, "asin": sympy.asin,
+    "acos": sympy.acos, "atan": sympy.atan, "sgn": None,
 }  # fmt: skip
+del FUNCTIONS["sgn"]
+# \sin^{-1} x is the inverse, as textbooks write it
+INVERSES = {sympy.sin: sympy.asin, sympy.cos: sympy.acos, sympy.tan: sympy.atan, sympy.cot: sympy.acot,
+            sympy.sec: sympy.asec, sympy.csc: sympy.acsc, sympy.sinh: sympy.asinh, sympy.cosh: sympy.acosh,
+            sympy.tanh: sympy.atanh, sympy.coth: sympy.acoth, sympy.sech: sympy.asech, sympy.csch: sympy.acsch}
 GREEK_NAMES = frozenset(GREEK.values()) | {"rho", "nu", "kappa", "iota", "upsilon", "omicron",
                                            "varepsilon", "vartheta", "varphi", "Gamma", "Lambda",
                                            "Theta", "Pi", "Xi", "Upsilon"}
@@ -92,6 +106,8 @@ def _tokens(text):
                 out.append(Tok("close", "}", col))
             elif name in _TIMES:
                 out.append(Tok("op", "*", col))
+            elif name in ("lvert", "rvert", "vert", "|"):
+                out.append(Tok("bar", "|", col))
             elif name == "div":
                 out.append(Tok("op", "/", col))
             else:
@@ -133,7 +149,8 @@ def _tokens(text):
             out.append(Tok("close", c, col))
             i += 1
         elif c == "|":
-            raise ParseError("'|'{where} is not accepted; write \\operatorname{abs}(x) for an absolute value", col)
+            out.append(Tok("bar", "|", col))
+            i += 1
         elif c == ",":
             raise ParseError("','{where} is not accepted in an answer", col)
         elif ord(c) < 32 or ord(c) == 127:
@@ -150,6 +167,8 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.indices = {}  # letter -> index symbol, for the sums we are inside
+        self.bars = 0  # how many |…| we are inside
+        self.names = []  # every variable read, so a name SymPy cancels (d/(d x)) is still seen
 
     # -- helpers
     def peek(self, k=0):
@@ -176,6 +195,8 @@ class _Parser:
         tok = self.peek()
         if tok.kind in ("num", "letter", "open"):
             return True
+        if tok.kind == "bar":
+            return self.bars == 0  # outside |…| a bar opens one; inside it closes it
         return tok.kind == "cmd"
 
     # -- grammar
@@ -315,6 +336,19 @@ class _Parser:
         if tok.kind == "cmd":
             self.advance()
             return self.command(tok)
+        if tok.kind == "bar":
+            self.advance()
+            self.enter(tok.col)
+            outer, self.bars = self.bars, self.bars + 1
+            if self.peek().kind == "bar":
+                raise ParseError("empty |…|{where}", tok.col)
+            value = self.expression()
+            self.bars = outer
+            if self.peek().kind != "bar":
+                raise ParseError("unclosed '|'{where}: add a matching '|'", tok.col)
+            self.advance()
+            self.leave()
+            return _build(sympy.Abs, value, col=tok.col)
         if tok.kind == "end":
             prev = self.toks[self.i - 1] if self.i else None
             if prev is None:
@@ -349,12 +383,15 @@ class _Parser:
                 return sympy.E
             if base in self.indices:
                 return self.indices[base]
+            self.names.append(base)
             return symbol(base)
         if sub in self.indices:
+            self.names.append(base)
             return indexed(base)[self.indices[sub]]
         name = f"{base}_{sub}"
         if len(name) > MAX_NAME_LENGTH:
             raise ParseError(f"name too long{{where}}: at most {MAX_NAME_LENGTH} characters", tok.col)
+        self.names.append(name)
         return symbol(name)
 
     def command(self, tok):
@@ -410,9 +447,11 @@ class _Parser:
             return self.function(tok, func)
         if text == "e":
             return sympy.E
+        self.names.append(text)
         return symbol(text)
 
     def function(self, tok, func):
+        func = FUNCTIONS.get(func, func) if isinstance(func, str) else func
         base = None
         if tok.text == "log" and self.is_op("_"):
             base_text, col = self.subscript()
@@ -439,8 +478,10 @@ class _Parser:
         if _is_undefined(value):
             raise ParseError(f"\\{tok.text} is undefined here{{where}}", tok.col)
         if exponent is not None:
+            if exponent.is_Number and exponent == -1 and func in INVERSES:
+                return _build(INVERSES[func], arg, col=tok.col)
             if exponent.is_Number and exponent < 0:
-                raise ParseError(f"\\{tok.text}^{{-1}}{{where}} is ambiguous: write \\arc{tok.text} or 1/\\{tok.text}", tok.col)
+                raise ParseError(f"\\{tok.text}^{{{exponent}}}{{where}} is ambiguous: write (\\{tok.text} x)^{{{exponent}}}", tok.col)
             value = _power(value, exponent, tok.col)
         return value
 
@@ -489,8 +530,9 @@ class _Parser:
         return value
 
 
-def parse_latex(text, *, max_length=MAX_LENGTH):
-    """Parse a LaTeX answer into SymPy, or raise a one-line ``ParseError`` with a column."""
+def parse_latex(text, *, max_length=MAX_LENGTH, names=None):
+    """Parse a LaTeX answer into SymPy, or raise a one-line ``ParseError`` with a column.
+    ``names``, a list, receives every variable name read (in order)."""
     if not isinstance(text, str):
         raise ParseError(f"expected text, got {type(text).__name__}")
     if len(text) > max_length:
@@ -522,7 +564,10 @@ def parse_latex(text, *, max_length=MAX_LENGTH):
                 t.col += offset
         if tokens[0].kind == "end":
             raise ParseError("empty answer")
-        value = _Parser(tokens).parse()
+        parser = _Parser(tokens)
+        value = parser.parse()
+        if names is not None:
+            names.extend(parser.names)
     except ParseError:
         raise
     except RecursionError:
