@@ -175,3 +175,15 @@ def test_explain_refuses_an_extension_it_cannot_write(tmp_path, monkeypatch, cap
 def test_explain_html_to_the_terminal_is_a_fragment(capsys):
     code, out, _ = run(capsys, "explain", "x^2", "--format", "html")
     assert code == 0 and "<math" in out and "<!DOCTYPE" not in out
+
+
+def test_the_wheel_lists_every_package():
+    """setup.cfg names the packages a wheel carries: a package missing there installs
+    nothing, and only an installed wheel shows it (as derive.present once did)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    listed = set(config["options"]["packages"].split())
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "derive").rglob("__init__.py")}
+    assert on_disk - listed == set()
