@@ -215,8 +215,6 @@ class Derivation(Document):
     @property
     def shown_result(self):
         """The result as the worked solution's last line writes it (the author's order)."""
-        from derive.present.marks import resolved
-
         last = self.worked.main.result
         return last if not hasattr(last, "pieces") else self.result
 

@@ -1,4 +1,5 @@
-"""Outputs are written whole or not at all: a reader sees the old file or the new one.
+"""Inputs are read within a size; outputs are written whole or not at all: a reader sees the
+old file or the new one.
 
 What a user expects of ``-o FILE``, and nothing more:
 
@@ -21,6 +22,31 @@ import sys
 import tempfile
 
 from derive.errors import DeriveError
+
+
+def read_limited(path, limit, what="file"):
+    """The text of a user's file (UTF-8, a byte-order mark allowed), refused in one line when
+    it cannot be read, is larger than ``limit`` bytes or is not UTF-8."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DeriveError(f"cannot read {path}: {error.strerror}") from None
+    if len(raw) > limit:
+        raise DeriveError(f"{path}: the {what} is larger than {limit // 1000} KB")
+    try:
+        return raw.decode("utf-8-sig")  # a byte-order mark, as some editors write, is fine
+    except UnicodeDecodeError:
+        raise DeriveError(f"{path}: not UTF-8 text") from None
+
+
+def read_toml(path, limit):
+    """A TOML file's table, read as :func:`read_limited` reads; invalid TOML is one line."""
+    import tomllib
+
+    try:
+        return tomllib.loads(read_limited(path, limit))
+    except tomllib.TOMLDecodeError as error:
+        raise DeriveError(f"{path}: not valid TOML ({error})") from None
 
 
 def write_whole(path, content):

@@ -4,10 +4,7 @@ bug is found at the node where it was made, named in derive's vocabulary.
 The reference the learner is compared with is derive's own graph, itself checked here
 against hand-written backpropagation (tests/test_backprop_graph.py) and sympy.diff."""
 
-import math
 import os
-import shutil
-import subprocess
 import sys
 import textwrap
 

@@ -9,7 +9,6 @@ from the HTML and Markdown, and /proc says which processes are left.
 
 import html
 import html.parser
-import json
 import os
 import re
 import shutil

@@ -75,18 +75,6 @@ class NumpyCode(Document):
         text = env.get_template(templates[fmt]).render(code=self, c=self.check, standalone=standalone)
         return text
 
-    def to_text(self, color=False):
-        return self.render("text", color=color)
-
-    def to_markdown(self):
-        return self.render("markdown")
-
-    def to_latex(self, standalone=False):
-        return self.render("latex", standalone=standalone)
-
-    def to_html(self, standalone=False):
-        return self.render("html", standalone=standalone)
-
     def run(self):
         """The generated function, ready to call (our own code, from our own derivation)."""
         return _load(self.source, self.function)

@@ -268,18 +268,6 @@ class Passes(Document):
     def render(self, fmt="text", *, color=False, standalone=False, directory=None):
         return render(self, fmt, color=color, standalone=standalone, directory=directory)
 
-    def to_text(self, color=False):
-        return self.render("text", color=color)
-
-    def to_markdown(self):
-        return self.render("markdown")
-
-    def to_latex(self, standalone=False):
-        return self.render("latex", standalone=standalone)
-
-    def to_html(self, standalone=False):
-        return self.render("html", standalone=standalone)
-
 
 def run_passes(graph, values, *, engine=None, torch=None):
     """Forward and backward through ``graph`` at ``values`` ({input symbol: number}).

@@ -166,14 +166,4 @@ def _refuse_with_vector(form, wrt, lets, order, hessian, per_example, at, graph)
 
 
 def _render(derivation, fmt, color, standalone):
-    if hasattr(derivation, "render"):  # the vector and NumPy forms render through their own templates
-        return derivation.render(fmt, color=color, standalone=standalone)
-    if fmt == "json":
-        return derivation.to_json() + "\n"
-    if fmt == "text":
-        return derivation.to_text(color=color)
-    if fmt == "markdown":
-        return derivation.to_markdown()
-    if fmt == "html":
-        return derivation.to_html(standalone=standalone)
-    return derivation.to_latex(standalone=standalone)
+    return derivation.render(fmt, color=color, standalone=standalone)  # every document renders itself

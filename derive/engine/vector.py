@@ -385,18 +385,6 @@ class VectorExplanation(Document):
             return self.to_json() + "\n"
         return _render(self, fmt, color=color, standalone=standalone, directory=directory)
 
-    def to_text(self, color=False):
-        return self.render("text", color=color)
-
-    def to_markdown(self):
-        return self.render("markdown")
-
-    def to_latex(self, standalone=False):
-        return self.render("latex", standalone=standalone)
-
-    def to_html(self, standalone=False):
-        return self.render("html", standalone=standalone)
-
 
 def explain_vector(name, *, half=False, layout="denominator", learning_rate="alpha", seed=0):
     """The matrix-calculus explanation of a catalog loss, every line checked numerically."""

@@ -82,23 +82,11 @@ def _rubric(table, where):
 
 def load_key(path):
     """The problems of ``path`` (a problem-set TOML) with their grading keys."""
-    import tomllib
-
+    from derive.files import read_toml
     from derive.handout.build import MAX_FILE_BYTES, parse_problem_set
 
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DeriveError(f"cannot read {path}: {error.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise DeriveError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1000} KB")
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise DeriveError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
-        raise DeriveError(f"{path}: not valid TOML ({error})") from None
+    data = read_toml(path, MAX_FILE_BYTES)
     grading = data.pop(GRADING_TOP, {})
     if not isinstance(grading, dict):
         raise DeriveError(f"{path}: [grading] must be a table")

@@ -143,22 +143,10 @@ class Handout:
 
 def load(path):
     """Read and validate a problem set; every mistake is one line naming file, problem, key."""
-    import tomllib
+    from derive.files import read_toml
 
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DeriveError(f"cannot read {path}: {error.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise DeriveError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1000} KB")
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte-order mark, as some editors write, is fine
-    except UnicodeDecodeError:
-        raise DeriveError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
-        raise DeriveError(f"{path}: not valid TOML ({error})") from None
-    return parse_problem_set(data, str(path))
+    return parse_problem_set(read_toml(path, MAX_FILE_BYTES), str(path))
 
 
 def parse_problem_set(data, source="<problem set>", folder=None):

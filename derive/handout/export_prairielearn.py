@@ -19,7 +19,6 @@ question's variables and a fixed list of functions.
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import uuid

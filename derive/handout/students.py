@@ -50,17 +50,12 @@ class Student:
 
 def read_roster(path):
     """The students of a CSV roster with a header holding ``id`` (and ``name``)."""
+    from derive.files import read_limited
+
     path = Path(path)
+    text = read_limited(path, MAX_ROSTER_BYTES, "roster")
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DeriveError(f"cannot read {path}: {error.strerror}") from None
-    if len(raw) > MAX_ROSTER_BYTES:
-        raise DeriveError(f"{path}: the roster is larger than {MAX_ROSTER_BYTES // 1000} KB")
-    try:
-        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    except UnicodeDecodeError:
-        raise DeriveError(f"{path}: not UTF-8 text") from None
+        rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as error:
         raise DeriveError(f"{path}: not valid CSV ({error})") from None
     if not rows:

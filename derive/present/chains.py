@@ -24,7 +24,7 @@ handout) is not worked again; the line says where it was worked.
 from dataclasses import dataclass, field
 
 import sympy
-from sympy import Add, Mul, S, Sum
+from sympy import Mul, S, Sum
 
 from derive.present.conditions import corners, strict_cases
 from derive.present.marks import Cases, Dot, Pending, Plus, resolved
@@ -317,7 +317,7 @@ class Presenter:
             if len(self.side) >= MAX_CHAINS:
                 break
             name = self._name_for(step)
-            chain = self.side_chain(step, name=name)
+            self.side_chain(step, name=name)
             leibniz = Pending(name, step.wrt, self.partial) if name is not None else mark
             if name is not None:
                 self.values[(name, step.wrt)] = step.derivative
@@ -336,17 +336,11 @@ class Presenter:
 
     def side_chain(self, step, name=None, definition=None, lhs=None):
         key = (step.expression, step.wrt)
-        remembered = self.memory.get(key)
-        if remembered is not None and isinstance(remembered, tuple) and remembered[0] != self.label:
-            label = self._cite(remembered)  # worked in an earlier problem: cite it
-            for chain in self.side:
-                if chain.label == label:
-                    return chain
-            chain = Chain(Pending(step.expression, step.wrt, self.partial), variable=step.wrt, label=label,
-                          name=name, definition=definition, earlier=label)
-            chain.lines.append(Line(step.derivative, (), (Note("by", label=label),)))
-            return chain
-        label = remembered[1] if isinstance(remembered, tuple) else remembered
+        remembered = self.memory.get(key)  # (document, chain label), or a bare label
+        if isinstance(remembered, tuple):
+            label = remembered[1] if remembered[0] == self.label else self._cite(remembered)
+        else:
+            label = remembered
         if label is None:
             label = self._label(step, name)
             sub = Presenter(self.definitions, self.partial, self.memory, self.label, notation=self.notation)

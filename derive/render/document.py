@@ -9,25 +9,25 @@ class Document:
     introduced = None  # in a handout: the problem that already set out this model and loss
     compact = False  # in a handout: the lesson's four steps of descent are left to the lesson
 
-    def to_text(self, color=False):
+    def render(self, fmt="text", *, color=False, standalone=False, directory=None):
+        """The document in ``fmt``; a subclass with templates of its own overrides this."""
         from derive.render.formats import render
 
-        return render(self, "text", color=color)
+        if fmt == "json":
+            return self.to_json() + "\n"
+        return render(self, fmt, color=color, standalone=standalone, directory=directory)
+
+    def to_text(self, color=False):
+        return self.render("text", color=color)
 
     def to_markdown(self):
-        from derive.render.formats import render
-
-        return render(self, "markdown")
+        return self.render("markdown")
 
     def to_latex(self, standalone=False):
-        from derive.render.formats import render
-
-        return render(self, "latex", standalone=standalone)
+        return self.render("latex", standalone=standalone)
 
     def to_html(self, standalone=False):
-        from derive.render.formats import render
-
-        return render(self, "html", standalone=standalone)
+        return self.render("html", standalone=standalone)
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
