@@ -122,15 +122,10 @@ def _line_model(name, half, ridge=False):
         simplified["P"] = Scalar(sympy.Integer(1))
 
     def twin(env):
-        from derive.symbols import indexed, symbol
-
-        x_, y_ = indexed("x"), indexed("y")
-        count = env["X"].shape[0]
-        values = {symbol("w"): env["w"][0, 0], symbol("b"): env["b"][0, 0], symbol("n"): count}
-        for i in range(count):
-            values[x_[i + 1]] = env["X"][i, 0]
-            values[y_[i + 1]] = env["y"][i, 0]
+        values = _index_values(env)
         if ridge:
+            from derive.symbols import symbol
+
             values[symbol("lambda")] = env["lambda"]
         return values
 
@@ -163,16 +158,7 @@ def _bce(half):
     simplified = {"p": d_p, "z": third * (p - y), "w": third * (X.T * (p - y)), "b": third * (one.T * (p - y))}
     backprop = [("z", third * (p - y)), ("w", X.T * adjoint("z", z.shape)), ("b", one.T * adjoint("z", z.shape))]
 
-    def twin(env):
-        from derive.symbols import indexed, symbol
-
-        x_, y_ = indexed("x"), indexed("y")
-        count = env["X"].shape[0]
-        values = {symbol("w"): env["w"][0, 0], symbol("b"): env["b"][0, 0], symbol("n"): count}
-        for i in range(count):
-            values[x_[i + 1]] = env["X"][i, 0]
-            values[y_[i + 1]] = env["y"][i, 0]
-        return values
+    twin = _index_values
 
     return Spec("bce", False, {"X": X, "y": y, "w": w, "b": b, "z": z, "p": p, "L": L},
                 {"X": "data", "y": "data", "w": "parameter", "b": "parameter"}, ["w", "b"], forward, edges,
@@ -297,6 +283,20 @@ def spec(name, half=False):
 
 
 # -- the lines of the derivation ---------------------------------------------------------------
+def _index_values(env):
+    """The index form's values for a point of the vector form: w, b, n and each xᵢ, yᵢ (one
+    feature), so both forms can be evaluated at the same point."""
+    from derive.symbols import indexed, symbol
+
+    x_, y_ = indexed("x"), indexed("y")
+    count = env["X"].shape[0]
+    values = {symbol("w"): env["w"][0, 0], symbol("b"): env["b"][0, 0], symbol("n"): count}
+    for i in range(count):
+        values[x_[i + 1]] = env["X"][i, 0]
+        values[y_[i + 1]] = env["y"][i, 0]
+    return values
+
+
 @dataclass
 class Line:
     """One line: what it says (``kind``), its two sides, and the shape of every factor.

@@ -29,7 +29,7 @@ import click
 from derive.errors import DeriveError
 from derive.grade.outputs import Progress, StreamedFile, fingerprint
 from derive.grade.service import Checker, invalid, thaw, warm
-from derive.grade.table import TableWriter, read_table
+from derive.grade.table import TableWriter, read_table, windows
 
 REQUIRED = ("id", "expression", "wrt", "answer")
 ADDED = ("verdict", "mistakes", "read_as", "message")
@@ -87,7 +87,7 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, decimals=None
     finished, done = False, 0
     try:
         with Checker(jobs) as checker:
-            for batch in _windows(rows, window):
+            for batch in windows(rows, window):
                 results = _check_window(batch, col, checker, progress, decimals)
                 for record, result in zip(batch, results):
                     progress.write(record.index, fingerprint(record.cells), result)
@@ -111,17 +111,6 @@ def run_batch(path, output, *, fmt="csv", resume=False, jobs=None, decimals=None
             progress.stop()
             target.abort()
     return _summary(counts, per_problem, progress.resumed)
-
-
-def _windows(rows, size):
-    batch = []
-    for record in rows:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _check_window(batch, col, checker, progress, decimals):

@@ -33,7 +33,7 @@ from derive.grade.credit import score
 from derive.grade.key import Manifest, load_key
 from derive.grade.outputs import Progress, StreamedFile, fingerprint
 from derive.grade.service import Checker, explain_task, invalid, same_task, thaw, warm
-from derive.grade.table import TableWriter, read_table
+from derive.grade.table import TableWriter, read_table, windows
 
 WINDOW = 16384
 STUDENT = ("student", "student_id", "studentid", "student id", "id")
@@ -158,7 +158,7 @@ def run_grade(answers, key_path, outdir, *, manifest=None, overrides=None, decim
         classes = {}  # class id -> (reading, answer) of its first answer, to confirm the others against
         with Checker(jobs) as checker:
             checked_keys = {}
-            for batch in _windows(rows, window):
+            for batch in windows(rows, window):
                 _grade_window(batch, col, key, variants, checker, progress, store, writer, stats, classes,
                               marks_overrides, decimals, checked_keys)
                 progress.flush()
@@ -176,17 +176,6 @@ def run_grade(answers, key_path, outdir, *, manifest=None, overrides=None, decim
         if variants is not None:
             variants.close()
     return summary
-
-
-def _windows(rows, size):
-    batch = []
-    for record in rows:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _problem_key(record, col, key, variants, decimals):

@@ -235,3 +235,15 @@ class TableWriter:
         if self.formula_guard:
             cells = [guard(str(c)) for c in cells]
         self._writer.writerow(cells)
+
+
+def windows(rows, size):
+    """The rows in lists of ``size`` (the last may be shorter): what is checked together."""
+    batch = []
+    for record in rows:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

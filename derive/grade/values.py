@@ -25,6 +25,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from derive.functions import log_base, sigmoid
+from derive.verify.numeric import connective
 
 MAX_NODES = 20_000  # a compiled tree larger than this is refused (it is never a real answer)
 
@@ -541,19 +542,7 @@ def _logic(expr, kids):
             return None if truth is None else not truth
 
         return negation
-    decisive = isinstance(expr, sympy.Or)
-
-    def connective(env):
-        unknown = False
-        for kid in kids:
-            truth = kid(env)
-            if truth is None:
-                unknown = True
-            elif bool(truth) is decisive:
-                return decisive
-        return None if unknown else not decisive
-
-    return connective
+    return connective(kids, decisive=isinstance(expr, sympy.Or))
 
 
 def _fallback(expr, K):

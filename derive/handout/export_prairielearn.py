@@ -130,29 +130,14 @@ def question_files(template, problem, variants):
 def write(template, kept, folder):
     """Write a question folder per problem into ``folder`` (whole, or not at all); returns
     the notes of what was left out."""
-    from derive.handout import build
-    from derive.handout.variants import Balancer, Variant
+    from derive.handout.variants import exported
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise DeriveError(f"{folder} is a file; --format prairielearn writes a folder of questions")
     notes, questions = [], {}
-    fixed = None
-    for problem in template.problems:
-        entry = problem.entry
-        if not isinstance(entry, dict) or not entry.get("expression") or not entry.get("wrt") \
-                or "," in entry["wrt"] or entry["wrt"].strip() == "all":
-            notes.append(f"problem {problem.number} left out: a PrairieLearn question here is one expression "
-                         f"and one variable")
-            continue
-        if problem.params is not None:
-            variants = kept[problem.number]
-        else:
-            if fixed is None:
-                draws = {p.number: Balancer(template, p).reference_draw for p in template.templated}
-                fixed = build.solve(template.problem_set(draws))
-            item = next(i for i in fixed.solved if i.spec.number == problem.number)
-            variants = [Variant(problem.number, {}, entry, solved=item)]
+    for problem, variants in exported(template, kept, notes,
+                                      "a PrairieLearn question here is one expression and one variable"):
         try:
             questions[f"problem-{problem.number:02d}"] = question_files(template, problem, variants)
         except NotSymbolic as error:

@@ -409,30 +409,14 @@ def export(template, kept, *, seed=0):
     """``(xml text, questions, notes)``: a Moodle XML quiz of STACK questions, one per
     problem derive can write in Maxima (the others are named in ``notes``); ``kept`` is
     ``{problem number: [Variant]}`` (derive variants' survey)."""
-    from derive.handout.variants import Variant
+    from derive.handout.variants import exported
 
     notes, questions = [], []
     title = str(template.data.get("title", "derive"))
     parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<quiz>\n  <question type="category">\n    <category>\n'
              f'      <text>$course$/top/{escape(title)}</text>\n    </category>\n  </question>\n']
-    fixed = None
-    for problem in template.problems:
-        entry = problem.entry
-        if not isinstance(entry, dict) or not entry.get("expression") or not entry.get("wrt") \
-                or "," in entry["wrt"] or entry["wrt"].strip() == "all":
-            notes.append(f"problem {problem.number} left out: STACK questions here are one expression and "
-                         f"one variable")
-            continue
-        if problem.params is not None:
-            variants = kept[problem.number]
-        else:
-            if fixed is None:
-                from derive.handout import build
-
-                fixed = build.solve(template.problem_set({}) if not template.templated else
-                                    _fixed_set(template), seed=seed)
-            item = next(i for i in fixed.solved if i.spec.number == problem.number)
-            variants = [Variant(problem.number, {}, entry, solved=item)]
+    for problem, variants in exported(template, kept, notes,
+                                      "STACK questions here are one expression and one variable", seed=seed):
         try:
             question = Question(template, problem, variants, notes=notes)
             parts.append(question.xml(f"{title} {problem.number}"))
@@ -443,9 +427,3 @@ def export(template, kept, *, seed=0):
         raise DeriveError("no problem of the set can be written as a STACK question (" + "; ".join(notes) + ")")
     parts.append("</quiz>\n")
     return "".join(parts), questions, notes
-
-
-def _fixed_set(template):
-    from derive.handout.variants import Balancer
-
-    return template.problem_set({p.number: Balancer(template, p).reference_draw for p in template.templated})

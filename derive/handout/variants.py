@@ -505,6 +505,30 @@ class ProblemReport:
         return self.balancer is not None and not self.balancer.reference_given and self.share < 25
 
 
+def exported(template, kept, notes, refusal, *, seed=0):
+    """``(problem, [Variant])`` for each problem an export (STACK, PrairieLearn) can write: one
+    expression and one variable. A templated problem brings the variants ``kept`` holds for it;
+    a fixed one, its reference version solved once. Each problem left out is named in
+    ``notes`` with ``refusal`` ("STACK questions here are one expression and one variable")."""
+    fixed = None
+    for problem in template.problems:
+        entry = problem.entry
+        if not isinstance(entry, dict) or not entry.get("expression") or not entry.get("wrt") \
+                or "," in entry["wrt"] or entry["wrt"].strip() == "all":
+            notes.append(f"problem {problem.number} left out: {refusal}")
+            continue
+        if problem.params is not None:
+            yield problem, kept[problem.number]
+            continue
+        if fixed is None:
+            from derive.handout import build
+
+            draws = {p.number: Balancer(template, p).reference_draw for p in template.templated}
+            fixed = build.solve(template.problem_set(draws), seed=seed)
+        item = next(i for i in fixed.solved if i.spec.number == problem.number)
+        yield problem, [Variant(problem.number, {}, entry, solved=item)]
+
+
 def survey(set_template, count, *, seed=0, tolerance=TOLERANCE, progress=None):
     """For each templated problem, ``count`` distinct kept variants (or as many as exist),
     with the rejections counted by reason. Fixed problems are reported as fixed."""

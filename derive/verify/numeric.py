@@ -850,7 +850,7 @@ def _false(expr, kids):
     return _constant(False)
 
 
-def _connective(kids, decisive):
+def connective(kids, decisive):
     """Three-valued and/or: ``decisive`` (False for and, True for or) settles it at once;
     otherwise an unknown (None) part leaves it unknown."""
     def value(env):
@@ -868,12 +868,12 @@ def _connective(kids, decisive):
 
 @_rule(sympy.And)
 def _and(expr, kids):
-    return _connective(kids, decisive=False)
+    return connective(kids, decisive=False)
 
 
 @_rule(sympy.Or)
 def _or(expr, kids):
-    return _connective(kids, decisive=True)
+    return connective(kids, decisive=True)
 
 
 @_rule(sympy.Not)
